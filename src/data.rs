@@ -1,0 +1,1 @@
+//! Labelled dataset: loading, family-wise splits, seed expansion (generator), background sampling.

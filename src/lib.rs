@@ -1,0 +1,14 @@
+//! verbovka: finds Telegram posts recruiting people for sabotage or spying (Russian, Ukrainian).
+//!
+//! (Crate manual: written with the pipeline; see README.md meanwhile.)
+#![deny(missing_docs)]
+
+mod error;
+mod types;
+
+pub mod data;
+pub mod model;
+pub mod telegram;
+
+pub use error::{Error, Result};
+pub use types::{Category, Label, Lang, Scores, Span};

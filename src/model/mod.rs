@@ -1,0 +1,1 @@
+//! The small transformer classifier: tokenizer, encoder, training, loading.
