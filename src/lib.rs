@@ -3,6 +3,7 @@
 //! (Crate manual: written with the pipeline; see README.md meanwhile.)
 #![deny(missing_docs)]
 
+mod classifier;
 mod error;
 mod types;
 
@@ -10,5 +11,6 @@ pub mod data;
 pub mod model;
 pub mod telegram;
 
+pub use classifier::{Classifier, ModelOutput};
 pub use error::{Error, Result};
 pub use types::{Category, Label, Lang, Scores, Span};

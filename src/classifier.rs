@@ -1,0 +1,23 @@
+//! The seam between the pipeline and any statistical model.
+
+use crate::Result;
+
+/// What a classifier says about one (normalised) text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelOutput {
+    /// Per-category logits in [`crate::Category::ALL`] order (independent sigmoids, not a softmax:
+    /// a post can be both sabotage and lure).
+    pub logits: [f32; 3],
+    /// Whether the text was longer than the model's window and only its beginning was read.
+    pub truncated: bool,
+}
+
+/// A model that scores normalised texts. Implementations must be deterministic and give a text
+/// the same output alone or inside a batch (up to 1e-5).
+pub trait Classifier: Send + Sync {
+    /// Scores a batch of normalised texts; the output has one entry per input, in input order.
+    fn predict(&self, texts: &[&str]) -> Result<Vec<ModelOutput>>;
+
+    /// A short name for evidence and model cards (e.g. `"verbovka-small-v1"`).
+    fn name(&self) -> &str;
+}
