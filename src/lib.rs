@@ -9,8 +9,10 @@ mod types;
 
 pub mod data;
 pub mod model;
+pub mod normalize;
 pub mod telegram;
 
 pub use classifier::{Classifier, ModelOutput};
 pub use error::{Error, Result};
+pub use normalize::{normalize, Normalized};
 pub use types::{Category, Label, Lang, Scores, Span};

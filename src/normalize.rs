@@ -1,0 +1,468 @@
+//! Undoing what evaders do to text, with a map from every normalised byte back to the original.
+//!
+//! Rules and the model see one canonical form: lower-case Cyrillic, single spaces, no invisible
+//! characters, no look-alike letters. Evidence must still point into the text the user gave us,
+//! so each normalised character remembers the byte range of the original it came from; this
+//! module owns all of that offset arithmetic (see [`Normalized::original_span`]).
+//!
+//! The steps, in order (each keeps the alignment):
+//! 1. per character: drop zero-width and format characters, soft hyphens and variation
+//!    selectors; Unicode NFKC (fullwidth and mathematical letters become plain ones); lower case;
+//!    `ё→е`; apostrophe variants (`’ ʼ ‘ ` ′`) become `'`; combining marks are composed onto
+//!    the previous letter or dropped (stress marks); every run of white space becomes one space;
+//! 2. emoji standing between two letters are dropped (`под🔥жог`);
+//! 3. inside words that contain Cyrillic, Latin and Greek look-alikes become Cyrillic (Latin `i`
+//!    becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
+//!    `3аработок`, `з@работок`) — a number standing alone, `500$`, `10грн`, `@handle` and links
+//!    are left as they are;
+//! 4. runs of three or more identical letters are squeezed to one (`зааааработок`);
+//! 5. four or more single letters separated by the same separator (`п о д ж о г`,
+//!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic.
+//!
+//! Normalising is idempotent: `normalize(normalize(x).as_str())` equals `normalize(x)`.
+
+use crate::Span;
+use unicode_normalization::char::{compose, is_combining_mark};
+use unicode_normalization::UnicodeNormalization;
+
+/// A normalised text and its alignment to the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    text: String,
+    /// For each byte of `text`: the original byte range of the character it came from.
+    src: Vec<(usize, usize)>,
+}
+
+impl Normalized {
+    /// The normalised text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Maps a byte span of the normalised text to the byte span of the original text it was
+    /// made from. Returns `None` for an empty span, one outside the text or one that does not
+    /// lie on character boundaries. The result always lies on character boundaries of the
+    /// original.
+    pub fn original_span(&self, span: Span) -> Option<Span> {
+        if span.is_empty() || self.text.get(span.start..span.end).is_none() {
+            return None;
+        }
+        let first = self.src.get(span.start)?;
+        let last = self.src.get(span.end - 1)?;
+        Some(Span { start: first.0, end: last.1.max(first.0) })
+    }
+
+    /// Consumes the value, returning the normalised text.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+}
+
+/// Normalises `text`; see the [module documentation](self) for what that does.
+pub fn normalize(text: &str) -> Normalized {
+    let mut units = per_char(text);
+    drop_emoji_between_letters(&mut units);
+    map_lookalikes(&mut units, None);
+    squeeze(&mut units, None);
+    join_spaced_letters(&mut units);
+    build(units)
+}
+
+/// One normalised character and the original byte range it came from.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    c: char,
+    start: usize,
+    end: usize,
+}
+
+fn build(units: Vec<Unit>) -> Normalized {
+    let mut text = String::with_capacity(units.len() + units.len() / 2);
+    let mut src = Vec::with_capacity(text.capacity());
+    for u in units {
+        text.push(u.c);
+        for _ in 0..u.c.len_utf8() {
+            src.push((u.start, u.end));
+        }
+    }
+    Normalized { text, src }
+}
+
+/// Characters that carry nothing visible and are used to break up words.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+        || (c.is_control() && !c.is_whitespace())
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32,
+        0x2190..=0x21FF | 0x2300..=0x23FF | 0x2460..=0x24FF | 0x25A0..=0x27BF | 0x2900..=0x297F
+        | 0x2B00..=0x2BFF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x1F000..=0x1FAFF)
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c as u32, 0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F)
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | 'ʼ' | '‘' | '`' | '′' | 'ʹ' | '＇' | 'ˈ')
+}
+
+/// Characters that belong to a word for the purposes of look-alike mapping and letter spacing.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '@' || c == '\''
+}
+
+/// Step 1: per-character clean-up (see module docs).
+fn per_char(text: &str) -> Vec<Unit> {
+    let mut out: Vec<Unit> = Vec::with_capacity(text.len());
+    let mut buf: Vec<char> = Vec::with_capacity(4);
+    for (start, c) in text.char_indices() {
+        let end = start + c.len_utf8();
+        buf.clear();
+        // Fast path: ASCII and basic Cyrillic have no compatibility decomposition.
+        if (c as u32) < 0x80 || (0x0400..=0x04FF).contains(&(c as u32)) {
+            buf.extend(c.to_lowercase());
+        } else {
+            for d in std::iter::once(c).nfkc() {
+                buf.extend(d.to_lowercase());
+            }
+        }
+        for &d in &buf {
+            push_clean(&mut out, d, start, end);
+        }
+    }
+    out
+}
+
+fn push_clean(out: &mut Vec<Unit>, c: char, start: usize, end: usize) {
+    if is_invisible(c) {
+        return;
+    }
+    if is_combining_mark(c) {
+        // Compose onto the previous letter (и + ̆ → й) or drop (stress marks, stray accents).
+        if let Some(prev) = out.last_mut() {
+            if let Some(composed) = compose(prev.c, c) {
+                let composed = fold_letter(composed);
+                if !is_combining_mark(composed) {
+                    prev.c = composed;
+                    prev.end = end;
+                }
+            }
+        }
+        return;
+    }
+    if c.is_whitespace() {
+        match out.last_mut() {
+            Some(prev) if prev.c == ' ' => prev.end = end,
+            _ => out.push(Unit { c: ' ', start, end }),
+        }
+        return;
+    }
+    let c = if is_apostrophe(c) { '\'' } else { fold_letter(c) };
+    out.push(Unit { c, start, end });
+}
+
+/// Letter folds that hold in every context.
+fn fold_letter(c: char) -> char {
+    match c {
+        'ё' => 'е',
+        'ѐ' => 'е',
+        'ѝ' => 'и',
+        c => c,
+    }
+}
+
+/// Step 2: `под🔥жог` → `поджог`. Emoji between letters (possibly several) are dropped.
+fn drop_emoji_between_letters(units: &mut Vec<Unit>) {
+    if !units.iter().any(|u| is_emoji(u.c)) {
+        return;
+    }
+    let mut keep = vec![true; units.len()];
+    let mut i = 0;
+    while i < units.len() {
+        if is_emoji(units[i].c) {
+            let mut j = i;
+            while j < units.len() && is_emoji(units[j].c) {
+                j += 1;
+            }
+            let before = i > 0 && units[i - 1].c.is_alphabetic();
+            let after = j < units.len() && units[j].c.is_alphabetic();
+            if before && after {
+                keep[i..j].iter_mut().for_each(|k| *k = false);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    let mut it = keep.iter();
+    units.retain(|_| *it.next().unwrap_or(&true));
+}
+
+/// A Latin or Greek letter (already lower-cased) that looks like a Cyrillic one.
+fn lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'a' | 'α' => 'а',
+        'b' | 'β' => 'в',
+        'c' | 'ς' => 'с',
+        'e' | 'ε' | 'é' | 'è' | 'ê' => 'е',
+        'h' | 'η' => 'н',
+        'i' | 'ι' | 'ı' | 'í' | 'ì' => 'і',
+        'ï' => 'ї',
+        'k' | 'κ' => 'к',
+        'm' | 'μ' => 'м',
+        'n' | 'π' => 'п',
+        'o' | 'ο' | 'ó' | 'ò' | 'ô' | 'ö' => 'о',
+        'p' | 'ρ' => 'р',
+        'r' => 'г',
+        't' | 'τ' => 'т',
+        'u' | 'υ' => 'и',
+        'w' | 'ω' => 'ш',
+        'x' | 'χ' => 'х',
+        'y' | 'γ' | 'ý' => 'у',
+        _ => return None,
+    })
+}
+
+/// A digit or symbol used as a letter inside a Cyrillic word.
+fn digit_as_letter(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'о',
+        '3' => 'з',
+        '4' => 'ч',
+        '6' => 'б',
+        '@' => 'а',
+        _ => return None,
+    })
+}
+
+/// Step 3: look-alikes inside Cyrillic words. With `only`, limited to the given word ranges.
+fn map_lookalikes(units: &mut [Unit], only: Option<&[(usize, usize)]>) {
+    let words: Vec<(usize, usize)> = match only {
+        Some(r) => r.to_vec(),
+        None => word_ranges(units),
+    };
+    for (a, b) in words {
+        map_word(&mut units[a..b]);
+    }
+}
+
+fn word_ranges(units: &[Unit]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < units.len() {
+        if is_word_char(units[i].c) {
+            let s = i;
+            while i < units.len() && is_word_char(units[i].c) {
+                i += 1;
+            }
+            out.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn map_word(w: &mut [Unit]) {
+    let mut cyr = 0usize;
+    let mut other = 0usize; // non-Cyrillic letters
+    let mut all_lookalike = true;
+    for u in w.iter() {
+        if is_cyrillic(u.c) {
+            cyr += 1;
+        } else if u.c.is_alphabetic() {
+            other += 1;
+            all_lookalike &= lookalike(u.c).is_some();
+        }
+    }
+    if cyr == 0 || (other > cyr && !all_lookalike) {
+        return;
+    }
+    let letters = |u: &Unit| u.c.is_alphabetic();
+    let n = w.len();
+    // A single leading digit before a long Cyrillic word is a letter (3аработок), a longer
+    // number is an amount (100грн) and stays.
+    let leading_digit_is_letter = n >= 5
+        && digit_as_letter(w[0].c).is_some()
+        && w[0].c != '@'
+        && w[1..].iter().all(letters);
+    for i in 0..n {
+        let c = w[i].c;
+        if let Some(m) = lookalike(c) {
+            w[i].c = m;
+        } else if let Some(m) = digit_as_letter(c) {
+            let inner = i > 0 && i + 1 < n && letters(&w[i - 1]) && {
+                // п00дж: let a run of such symbols count as inner when letters close it.
+                let mut j = i + 1;
+                while j < n && digit_as_letter(w[j].c).is_some() {
+                    j += 1;
+                }
+                j < n && letters(&w[j])
+            };
+            if inner || (i == 0 && leading_digit_is_letter) {
+                w[i].c = m;
+            }
+        }
+    }
+}
+
+/// Step 4: runs of three or more identical letters become one. With `only`, limited to ranges.
+fn squeeze(units: &mut Vec<Unit>, only: Option<&[(usize, usize)]>) {
+    let n = units.len();
+    let mut keep = vec![true; n];
+    let mut any = false;
+    let mut i = 0;
+    while i < n {
+        let c = units[i].c;
+        let mut j = i + 1;
+        while j < n && units[j].c == c {
+            j += 1;
+        }
+        let inside = only.is_none_or(|r| r.iter().any(|&(a, b)| i >= a && j <= b));
+        if j - i >= 3 && c.is_alphabetic() && inside {
+            // Keep the first, let it cover the whole run in the original.
+            units[i].end = units[j - 1].end;
+            keep[i + 1..j].iter_mut().for_each(|k| *k = false);
+            any = true;
+        }
+        i = j;
+    }
+    if any {
+        let mut it = keep.iter();
+        units.retain(|_| *it.next().unwrap_or(&true));
+    }
+}
+
+/// Separators allowed between spaced-out letters.
+fn is_spacing_sep(c: char) -> bool {
+    matches!(c, ' ' | '.' | '-' | '_' | '*' | '·' | '/' | '|' | '•' | '+' | '~')
+}
+
+/// Step 5: `п о д ж о г`, `п.о.д.ж.о.г` → `поджог`.
+fn join_spaced_letters(units: &mut Vec<Unit>) {
+    // Single-character words (a letter, or a digit used as one) with the separator after them.
+    let words = word_ranges(units);
+    let single = |&(a, b): &(usize, usize)| {
+        b == a + 1 && (units[a].c.is_alphabetic() || digit_as_letter(units[a].c).is_some())
+    };
+    let mut joins: Vec<(usize, usize)> = Vec::new(); // word-index runs [i, j)
+    let mut i = 0;
+    while i < words.len() {
+        if !single(&words[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut sep: Option<&[Unit]> = None;
+        while j < words.len() && single(&words[j]) {
+            let gap = &units[words[j - 1].1..words[j].0];
+            let ok = gap.len() <= 3 && gap.iter().all(|u| is_spacing_sep(u.c));
+            let same = sep.is_none_or(|s| {
+                s.len() == gap.len() && s.iter().zip(gap).all(|(x, y)| x.c == y.c)
+            });
+            if !ok || !same {
+                break;
+            }
+            sep = Some(gap);
+            j += 1;
+        }
+        if j - i >= 4 && worth_joining(units, &words[i..j]) {
+            joins.push((i, j));
+        }
+        i = j.max(i + 1);
+    }
+    if joins.is_empty() {
+        return;
+    }
+    let mut keep = vec![true; units.len()];
+    let mut joined_ranges = Vec::with_capacity(joins.len());
+    for &(i, j) in &joins {
+        for w in i..j - 1 {
+            keep[words[w].1..words[w + 1].0].iter_mut().for_each(|k| *k = false);
+        }
+        joined_ranges.push((words[i].0, words[j - 1].1));
+    }
+    // Translate the joined ranges to indices after removal.
+    let mut new_index = Vec::with_capacity(units.len() + 1);
+    let mut k = 0;
+    for &kp in &keep {
+        new_index.push(k);
+        if kp {
+            k += 1;
+        }
+    }
+    new_index.push(k);
+    let ranges: Vec<(usize, usize)> =
+        joined_ranges.iter().map(|&(a, b)| (new_index[a], new_index[b])).collect();
+    let mut it = keep.iter();
+    units.retain(|_| *it.next().unwrap_or(&true));
+    map_lookalikes(units, Some(&ranges));
+    squeeze(units, Some(&ranges));
+}
+
+/// A spaced run is joined only if it spells a Cyrillic word: at least half its letters are
+/// Cyrillic and they are not all the same letter (which would squeeze to a single letter again).
+fn worth_joining(units: &[Unit], words: &[(usize, usize)]) -> bool {
+    let cyr = words.iter().filter(|w| is_cyrillic(units[w.0].c)).count();
+    let first = units[words[0].0].c;
+    cyr * 2 >= words.len() && cyr > 0 && words.iter().any(|w| units[w.0].c != first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        normalize(s).into_string()
+    }
+
+    #[test]
+    fn table() {
+        let cases = [
+            ("Поджог", "поджог"),
+            ("п0дж0г", "поджог"),
+            ("пoджoг авто", "поджог авто"),
+            ("3аработок", "заработок"),
+            ("з@работок", "заработок"),
+            ("п о д ж о г", "поджог"),
+            ("п.о.д.ж.о.г", "поджог"),
+            ("п-о-д-ж-о-г", "поджог"),
+            ("п\u{200b}од\u{00ad}жог", "поджог"),
+            ("под🔥жог", "поджог"),
+            ("зааааработок", "заработок"),
+            ("Ёлка", "елка"),
+            ("пiдпал", "підпал"),
+            ("п’ять", "п'ять"),
+            ("ｐｏｄ", "pod"),
+            ("500$ за задание", "500$ за задание"),
+            ("пиши @user_bot или t.me/Some_Chan", "пиши @user_bot или t.me/some_chan"),
+            ("10грн за 5км", "10грн за 5км"),
+            ("и т.д. и т.п.", "и т.д. и т.п."),
+            ("a b c d", "a b c d"),
+            ("молоко́", "молоко"),
+            ("йод", "йод"),
+            ("и\u{0306}од", "йод"),
+            ("много   \n\t пробелов", "много пробелов"),
+            ("2024 год", "2024 год"),
+            ("𝐩𝐨𝐝𝐣𝐨𝐠 поджог", "podjog поджог"),
+            ("п о д ж е ч ь", "поджечь"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(n(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn spans_map_back() {
+        let orig = "Оплата: п.о.д.ж.о.г авто";
+        let norm = normalize(orig);
+        let s = norm.as_str().find("поджог").unwrap();
+        let span = norm.original_span(Span { start: s, end: s + "поджог".len() }).unwrap();
+        assert_eq!(span.slice(orig), Some("п.о.д.ж.о.г"));
+    }
+}
