@@ -1,1 +1,28 @@
 //! The small transformer classifier: tokenizer, encoder, training, loading.
+//!
+//! - [`TransformerClassifier`]: the trained model behind [`crate::Classifier`] (load it
+//!   with `from_dir`, `from_bytes`, or `embedded()` under the default `embedded-model` feature).
+//! - [`ModelConfig`]: `config.json` of a model directory.
+//! - [`nn`]: the encoder's modules (pre-LN layers, learned positions, masked mean pooling,
+//!   three independent sigmoid outputs in [`crate::Category::ALL`] order).
+//! - [`train()`]: tokenizer + model training that writes a model directory with its model card.
+//!
+//! A model directory holds `config.json`, `tokenizer.json`, `model.safetensors` and `README.md`.
+
+mod card;
+mod classifier;
+mod config;
+pub mod metrics;
+pub mod nn;
+mod rng;
+mod tokenizer;
+pub mod train;
+
+pub use card::{render_card, sha256_hex, today_utc};
+pub use classifier::{
+    sigmoid, TransformerClassifier, CONFIG_FILE, DEFAULT_BATCH, TOKENIZER_FILE, WEIGHTS_FILE,
+};
+pub use config::{Activation, ModelConfig};
+pub use rng::Rng;
+pub use tokenizer::{train_tokenizer, TextEncoder, MASK, PAD, UNK};
+pub use train::{train, Progress, TrainOptions, TrainReport};

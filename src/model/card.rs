@@ -1,0 +1,243 @@
+//! SHA-256 (for the model card's weight checksum) without an extra dependency.
+
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_be_bytes());
+    for block in msg.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+use super::metrics::{Metrics, Prf};
+use super::train::TrainReport;
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
+pub fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn prf_row(name: &str, p: &Prf) -> String {
+    format!(
+        "| {name} | {:.3} | {:.3} | {:.3} | {} | {} | {} |\n",
+        p.precision, p.recall, p.f1, p.tp, p.fp, p.fn_
+    )
+}
+
+fn metrics_table(m: &Metrics) -> String {
+    let mut s = String::from(
+        "| decision | precision | recall | F1 | TP | FP | FN |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (c, p) in crate::Category::ALL.iter().zip(&m.per_category) {
+        s += &prf_row(c.as_str(), p);
+    }
+    s += &prf_row("**binary** (any category vs benign)", &m.binary);
+    s += &format!(
+        "\nmacro F1 {:.3} · label accuracy {:.3} · benign false-positive rate {:.4} · n = {}\n",
+        m.macro_f1, m.accuracy, m.benign_fpr, m.n
+    );
+    s
+}
+
+/// Renders the model card (`README.md`) of a trained model. `corpora_readme` is the corpora
+/// directory's README (its table rows for the files used are quoted for licences).
+pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) -> String {
+    let c = &r.config;
+    let mut s = String::new();
+    s += &format!("# {} — recruitment-post classifier (RU/UK)\n\n", c.name);
+    s += "A small transformer encoder trained from scratch in Rust with candle. It scores an \
+          already-normalised Telegram post (`verbovka::normalize`) for three independent \
+          categories — `sabotage`, `reconnaissance`, `lure` — with one sigmoid each; `benign` \
+          means all three are low. In verbovka it is one voice next to the rules \
+          (`src/detector.rs` fuses both).\n\n";
+    s += &format!(
+        "Date: {date} · SHA-256 of `model.safetensors`: `{}` ({} bytes)\n\n",
+        r.weights_sha256, r.weights_bytes
+    );
+    s += "## Architecture\n\n| field | value |\n|---|---|\n";
+    s += &format!(
+        "| layers × width | {} × d{} ({} heads, ff {}) |\n| activation | {:?} |\n| linear bias | {} |\n\
+         | positions | learned, max {} tokens (longer posts: the first {} tokens are read and \
+         the output says `truncated`) |\n| pooling | masked mean over tokens, pre-LN layers, final layer norm |\n\
+         | vocabulary | {} (Unigram, `tokenizers` 0.23; Metaspace words, isolated punctuation, single digits) |\n\
+         | parameters | {} (f32) |\n",
+        c.n_layers, c.d_model, c.n_heads, c.d_ff, c.activation, c.linear_bias, c.max_len,
+        c.max_len, c.vocab_size, c.n_params()
+    );
+    if let Some(t) = c.thresholds {
+        s += &format!(
+            "| model-alone thresholds (dev) | sabotage {:.2}, reconnaissance {:.2}, lure {:.2} |\n",
+            t[0], t[1], t[2]
+        );
+    }
+    s += "\n## Training data\n\nLabelled posts from the repository's dataset (`models/data`, see \
+          its datasheet), split by seed family so dev/test measure generalisation to unseen \
+          seeds. The test split was never used for training, early stopping or thresholds.\n\n\
+          | split | benign | sabotage | reconnaissance | lure | total |\n|---|---|---|---|---|---|\n";
+    for (name, k) in &r.label_counts {
+        s += &format!(
+            "| {name} | {} | {} | {} | {} | {} |\n",
+            k[0],
+            k[1],
+            k[2],
+            k[3],
+            k.iter().sum::<usize>()
+        );
+    }
+    if !r.train_tags.is_empty() {
+        let tags: Vec<String> = r
+            .train_tags
+            .iter()
+            .take(15)
+            .map(|(t, n)| format!("`{t}` {n}"))
+            .collect();
+        s += &format!("\nMost frequent tags in train: {}.\n", tags.join(", "));
+    }
+    s += &format!(
+        "\nMean length {:.1} tokens; {:.2} % of training posts longer than {} tokens.\n",
+        r.mean_tokens,
+        100.0 * r.truncated_share,
+        c.max_len
+    );
+    if !r.corpora.is_empty() {
+        s += "\nBackground corpora (`../shared/corpora`, read by path, not redistributed) were \
+              used to train the tokenizer";
+        s += if r.pretrain.is_some() {
+            " and for masked-LM pretraining"
+        } else {
+            ""
+        };
+        s += ". Lines sampled per file:\n\n";
+        for (f, n) in &r.corpora {
+            s += &format!("- `{f}`: {n} lines\n");
+        }
+        if let Some(readme) = corpora_readme {
+            let rows: Vec<&str> = readme
+                .lines()
+                .filter(|l| {
+                    l.starts_with("| file")
+                        || l.starts_with("|---")
+                        || r.corpora.iter().any(|(f, _)| l.contains(f.as_str()))
+                })
+                .collect();
+            if !rows.is_empty() {
+                s += "\nOrigins and licences (from the corpora README):\n\n";
+                for l in rows {
+                    s += l;
+                    s += "\n";
+                }
+            }
+        }
+    }
+    s += "\n## Training\n\n";
+    if !r.options.command.is_empty() {
+        s += &format!("```sh\n{}\n```\n\n", r.options.command);
+    }
+    s += &format!(
+        "Seed {}, batch {}, AdamW (peak lr {}, warm-up, cosine decay), dropout {}, up to {} \
+         epochs with early stopping on dev loss (kept epoch {}). Masked-LM pretraining: {}. \
+         Wall time {:.1} min on 2 CPU cores.\n\n",
+        r.options.seed,
+        r.options.batch_size,
+        r.options.learning_rate,
+        r.options.dropout,
+        r.options.epochs,
+        r.best_epoch,
+        match r.pretrain {
+            Some((steps, loss)) => format!("{steps} steps, final loss {loss:.3}"),
+            None => "none".to_string(),
+        },
+        r.seconds / 60.0
+    );
+    s += "| epoch | train loss | dev loss | dev macro F1 @0.5 | dev binary F1 @0.5 | seconds |\n|---|---|---|---|---|---|\n";
+    for e in &r.epochs {
+        s += &format!(
+            "| {} | {:.4} | {:.4} | {:.3} | {:.3} | {:.0} |\n",
+            e.epoch, e.train_loss, e.dev_loss, e.dev.macro_f1, e.dev.binary.f1, e.seconds
+        );
+    }
+    s += "\n## Dev figures (model alone)\n\nAt thresholds 0.5:\n\n";
+    s += &metrics_table(&r.dev_at_half);
+    s += "\nAt the dev-chosen thresholds:\n\n";
+    s += &metrics_table(&r.dev);
+    if let Some(t) = &r.test {
+        s += "\n## Test figures (model alone, dev-chosen thresholds; reported only)\n\n";
+        s += &metrics_table(t);
+    }
+    s += "\n## Known weaknesses\n\n\
+          - Trained on generated variants of hand-written seeds plus real background text: \
+          real recruitment posts phrased unlike any seed may be missed; the rules and the \
+          fused detector are the intended use.\n\
+          - News, warnings and arrest reports quote the offers word for word; the model learns \
+          the framing from the hard negatives, but short quotes without context can score high.\n\
+          - Only the first `max_len` tokens are read.\n\
+          - Informal Ukrainian background text is scarce in the corpora.\n";
+    s
+}

@@ -1,0 +1,392 @@
+//! The transformer classifier: gradients reach every parameter, kernels agree, batching is
+//! invisible, truncation is reported, model directories load or fail with a clear message.
+//! Run with `cargo test --release --test model` (debug candle is ~37× slower).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::{Device, Tensor};
+use verbovka::model::nn::{pad_batch, Pass};
+use verbovka::model::train::{
+    classification_loss, init_model, save_model, train, Progress, TrainOptions,
+};
+use verbovka::model::{
+    sha256_hex, train_tokenizer, Activation, ModelConfig, TransformerClassifier,
+};
+use verbovka::{Classifier, Error};
+
+fn tiny_config(activation: Activation, bias: bool) -> ModelConfig {
+    ModelConfig {
+        name: "tiny".into(),
+        vocab_size: 60,
+        d_model: 16,
+        n_layers: 2,
+        n_heads: 2,
+        d_ff: 32,
+        max_len: 32,
+        activation,
+        linear_bias: bias,
+        layer_norm_eps: 1e-5,
+        pad_id: 0,
+        thresholds: None,
+    }
+}
+
+fn tmp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "verbovka-model-test-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const TEXTS: &[&str] = &[
+    "шукаємо людей для легкої роботи, оплата щодня, пиши в бот",
+    "подожги релейный шкаф и сними на видео, оплата в крипте",
+    "нужно фотографировать колонны техники и отправлять координаты",
+    "в києві затримали паліїв авто зсу, сбу попереджає",
+    "продам камеру для відеоспостереження, майже нова",
+    "работа для смелых, 500 долларов за задание",
+    "рецепт шашлику на вихідні",
+    "",
+];
+
+/// A tokenizer trained on the test texts plus a classifier with random weights, saved to a dir.
+fn tiny_model_dir(cfg_in: &ModelConfig) -> (PathBuf, ModelConfig) {
+    let corpus: Vec<String> = TEXTS
+        .iter()
+        .cycle()
+        .take(64)
+        .map(|s| s.to_string())
+        .collect();
+    let tokenizer = train_tokenizer(corpus.iter(), 60).unwrap();
+    let mut cfg = cfg_in.clone();
+    cfg.vocab_size = tokenizer.get_vocab_size(true);
+    let (varmap, _) = init_model(&cfg, 7).unwrap();
+    let mut vars: Vec<(String, candle_core::Var)> = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let dir = tmp_dir("dir");
+    save_model(&dir, &cfg, &tokenizer, &vars).unwrap();
+    (dir, cfg)
+}
+
+#[test]
+fn every_trainable_tensor_gets_a_nonzero_gradient() {
+    for (activation, bias) in [
+        (Activation::Relu, false),
+        (Activation::QuickGelu, true),
+        (Activation::GeluErf, false),
+        (Activation::Gelu, true),
+    ] {
+        let cfg = tiny_config(activation, bias);
+        let (varmap, encoder) = init_model(&cfg, 1).unwrap();
+        let rows: Vec<Vec<u32>> = vec![
+            vec![5, 6, 7, 8, 9],
+            vec![10, 11],
+            vec![3, 4, 5, 6, 7, 8, 9, 10],
+        ];
+        let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        let targets = [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 1.0]];
+        let mut pass = Pass::training(0.0, 3);
+        let loss = classification_loss(&encoder, &refs, &targets, 0, &mut pass).unwrap();
+        let grads = loss.backward().unwrap();
+        let data = varmap.data().lock().unwrap();
+        assert!(
+            data.len() >= 2 + 2 * 6 + 2 + 1,
+            "expected all parameters, got {}",
+            data.len()
+        );
+        for (name, var) in data.iter() {
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{activation:?}: no gradient for {name}"));
+            let norm = g
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                norm > 0.0 && norm.is_finite(),
+                "{activation:?}: zero gradient for {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fused_kernels_have_no_backward_which_is_why_training_uses_the_slow_ones() {
+    let cfg = tiny_config(Activation::Relu, false);
+    let (varmap, encoder) = init_model(&cfg, 1).unwrap();
+    let rows: Vec<&[u32]> = vec![&[5, 6, 7], &[8, 9]];
+    let loss = classification_loss(
+        &encoder,
+        &rows,
+        &[[1.0, 0.0, 0.0]; 2],
+        0,
+        &mut Pass::inference(),
+    )
+    .unwrap();
+    let grads = loss.backward().unwrap();
+    let data = varmap.data().lock().unwrap();
+    let missing = data
+        .iter()
+        .filter(|(_, v)| grads.get(v.as_tensor()).is_none())
+        .count();
+    assert!(
+        missing > 0,
+        "candle's fused ops now have a backward: revisit nn::Kernels"
+    );
+}
+
+#[test]
+fn fused_and_differentiable_kernels_agree() {
+    let cfg = tiny_config(Activation::QuickGelu, true);
+    let (_, encoder) = init_model(&cfg, 2).unwrap();
+    let rows: Vec<&[u32]> = vec![&[5, 6, 7, 8, 9, 10, 11], &[12, 13], &[]];
+    let (ids, mask) = pad_batch(&rows, 0, &Device::Cpu).unwrap();
+    let a = encoder
+        .forward(&ids, &mask, &mut Pass::inference())
+        .unwrap();
+    let b = encoder
+        .forward(&ids, &mask, &mut Pass::differentiable())
+        .unwrap();
+    let diff = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-5, "fused vs differentiable differ by {diff}");
+}
+
+#[test]
+fn padding_does_not_change_a_texts_logits() {
+    let cfg = tiny_config(Activation::Relu, false);
+    let (_, encoder) = init_model(&cfg, 3).unwrap();
+    let short: &[u32] = &[5, 6, 7];
+    let (ids, mask) = pad_batch(&[short], 0, &Device::Cpu).unwrap();
+    let alone = encoder
+        .forward(&ids, &mask, &mut Pass::inference())
+        .unwrap();
+    let long: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10, 11];
+    let (ids, mask) = pad_batch(&[long, short], 0, &Device::Cpu).unwrap();
+    let both = encoder
+        .forward(&ids, &mask, &mut Pass::inference())
+        .unwrap();
+    let padded = both.get(1).unwrap().unsqueeze(0).unwrap();
+    let diff: f32 = (alone - padded)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!(diff < 1e-5, "padding changed logits by {diff}");
+}
+
+#[test]
+fn a_text_scores_the_same_alone_and_in_a_batch_in_input_order() {
+    let (dir, _) = tiny_model_dir(&tiny_config(Activation::Relu, false));
+    let clf = TransformerClassifier::from_dir(&dir)
+        .unwrap()
+        .with_batch_size(3);
+    let batch = clf.predict(TEXTS).unwrap();
+    assert_eq!(batch.len(), TEXTS.len());
+    for (i, t) in TEXTS.iter().enumerate() {
+        let alone = clf.predict(&[t]).unwrap()[0];
+        for k in 0..3 {
+            let d = (alone.logits[k] - batch[i].logits[k]).abs();
+            assert!(
+                d < 1e-5,
+                "text {i} category {k}: alone vs batch differ by {d}"
+            );
+        }
+        assert_eq!(alone.truncated, batch[i].truncated);
+    }
+    let serial = clf.clone().with_parallel(false).predict(TEXTS).unwrap();
+    for (a, b) in serial.iter().zip(&batch) {
+        for k in 0..3 {
+            assert!((a.logits[k] - b.logits[k]).abs() < 1e-5);
+        }
+    }
+    assert!(clf.predict(&[]).unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn long_texts_are_truncated_and_say_so() {
+    let (dir, cfg) = tiny_model_dir(&tiny_config(Activation::Relu, false));
+    let clf = TransformerClassifier::from_dir(&dir).unwrap();
+    let long = TEXTS[..6].join(" ").repeat(3);
+    let out = clf.predict(&[&long, "борщ"]).unwrap();
+    assert!(
+        out[0].truncated,
+        "a {}-char text must exceed {} tokens",
+        long.len(),
+        cfg.max_len
+    );
+    assert!(!out[1].truncated);
+    assert!(out.iter().all(|o| o.logits.iter().all(|x| x.is_finite())));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn model_directories_fail_clearly() {
+    let (dir, cfg) = tiny_model_dir(&tiny_config(Activation::Relu, false));
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let (c, t, w) = (
+        read("config.json"),
+        read("tokenizer.json"),
+        read("model.safetensors"),
+    );
+    assert!(TransformerClassifier::from_bytes(&c, &t, &w).is_ok());
+
+    let mut other = cfg.clone();
+    other.vocab_size += 1;
+    let e = TransformerClassifier::from_bytes(&serde_json::to_vec(&other).unwrap(), &t, &w)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Model { .. }) && e.to_string().contains("tokenizer.json"),
+        "{e}"
+    );
+
+    let mut other = cfg.clone();
+    other.d_ff *= 2;
+    let e = TransformerClassifier::from_bytes(&serde_json::to_vec(&other).unwrap(), &t, &w)
+        .unwrap_err();
+    assert!(e.to_string().contains("model.safetensors"), "{e}");
+
+    let e = TransformerClassifier::from_bytes(b"{\"name\": 1}", &t, &w).unwrap_err();
+    assert!(e.to_string().contains("config.json"), "{e}");
+    let e = TransformerClassifier::from_bytes(&c, b"not json", &w).unwrap_err();
+    assert!(e.to_string().contains("tokenizer.json"), "{e}");
+    let e = TransformerClassifier::from_bytes(&c, &t, b"garbage").unwrap_err();
+    assert!(e.to_string().contains("model.safetensors"), "{e}");
+
+    std::fs::remove_file(dir.join("tokenizer.json")).unwrap();
+    let e = TransformerClassifier::from_dir(&dir).unwrap_err();
+    assert!(
+        matches!(e, Error::Model { .. }) && e.to_string().contains("missing tokenizer.json"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn classifier_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TransformerClassifier>();
+}
+
+#[test]
+fn sha256_matches_known_vectors() {
+    assert_eq!(
+        sha256_hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        sha256_hex(b""),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    let long = vec![b'a'; 1000];
+    assert_eq!(
+        sha256_hex(&long),
+        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
+    );
+}
+
+#[test]
+fn training_writes_a_loadable_model_directory() {
+    let data = tmp_dir("data");
+    let mut train_lines = String::new();
+    let mut dev_lines = String::new();
+    let labelled = [
+        ("подожги релейный шкаф, оплата в крипте", "sabotage"),
+        ("спали авто тцк и сними на видео", "sabotage"),
+        (
+            "фотографируй колонны техники и шли координаты",
+            "reconnaissance",
+        ),
+        ("зніми ппо і надішли геолокацію", "reconnaissance"),
+        ("легкие деньги за простое задание, пиши в бот", "lure"),
+        ("робота для сміливих, оплата щодня", "lure"),
+        ("сбу затримало паліїв авто", "benign"),
+        ("продам велосипед недорого", "benign"),
+        ("рецепт борщу від бабусі", "benign"),
+    ];
+    for i in 0..60 {
+        let (t, l) = labelled[i % labelled.len()];
+        let line =
+            serde_json::json!({"text": format!("{t} {i}"), "label": l, "family": i, "tags": []});
+        if i % 5 == 0 {
+            dev_lines += &format!("{line}\n");
+        } else {
+            train_lines += &format!("{line}\n");
+        }
+    }
+    std::fs::write(data.join("train.jsonl"), train_lines).unwrap();
+    std::fs::write(data.join("dev.jsonl"), dev_lines).unwrap();
+    let out = tmp_dir("out");
+    let mut cfg = tiny_config(Activation::Relu, false);
+    cfg.vocab_size = 80;
+    let opts = TrainOptions {
+        data_dir: data.clone(),
+        out_dir: out.clone(),
+        model: cfg,
+        epochs: 2,
+        batch_size: 8,
+        pretrain_steps: 3,
+        ..TrainOptions::default()
+    };
+    let mut epochs = 0;
+    let report = train(&opts, &mut |p| {
+        if let Progress::Epoch(_) = p {
+            epochs += 1
+        }
+    })
+    .unwrap();
+    assert_eq!(epochs, report.epochs.len());
+    assert!(report.config.thresholds.is_some());
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "README.md",
+    ] {
+        assert!(out.join(f).exists(), "{f} not written");
+    }
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(card.contains(&report.weights_sha256));
+    let weights = std::fs::read(out.join("model.safetensors")).unwrap();
+    assert_eq!(sha256_hex(&weights), report.weights_sha256);
+    let safetensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu).unwrap();
+    assert!(
+        safetensors.keys().all(|k| !k.starts_with("mlm.")),
+        "pretraining head was saved"
+    );
+    let clf = TransformerClassifier::from_dir(&out).unwrap();
+    let texts: Vec<String> = labelled
+        .iter()
+        .map(|(t, _)| verbovka::normalize(t).into_string())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    assert_eq!(clf.predict(&refs).unwrap().len(), labelled.len());
+    let _ = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu);
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(out);
+}
