@@ -8,6 +8,7 @@ mod error;
 mod types;
 
 pub mod data;
+pub mod eval;
 pub mod model;
 pub mod normalize;
 pub mod telegram;
