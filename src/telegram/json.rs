@@ -1,0 +1,1063 @@
+//! Streaming reader of Telegram Desktop's `result.json`.
+//!
+//! The file is never loaded whole: a byte-level scanner walks the JSON structure through a
+//! window of the file (1 MiB, grown only if one message is larger), finds the message objects
+//! under `messages` (single chat) or `chats.list[].messages` / `left_chats.list[].messages`
+//! (whole account), and hands each one, in place, to `serde_json::from_slice`. Everything else
+//! (contacts, sessions, `text_entities` duplicates of unknown keys) is skipped by the scanner
+//! without allocation.
+//!
+//! Real exports are not always valid JSON: Telegram Desktop writes control characters as
+//! `\xNN`, and strings may hold invalid UTF-8. When `serde_json` rejects a message, the object
+//! is repaired (`\xNN` → `\u00NN`, raw control bytes escaped, invalid UTF-8 replaced) and parsed
+//! again; only what still fails is reported as damage.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::{date, Chat, ChatKind, Item, Message, SkipReason, TextBuilder};
+use crate::error::{Error, Result};
+
+const WINDOW: usize = 1 << 20;
+
+/// Where the scanner stands in the export's structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// The top-level object; also the chat of a single-chat export.
+    Root,
+    /// `chats` or `left_chats`: an object holding `list`.
+    Section { left: bool },
+    /// The array of chats.
+    List { left: bool },
+    /// One chat object of a list.
+    Chat { left: bool },
+    /// A `messages` array.
+    Messages,
+}
+
+/// A chat's fields as they arrive (Telegram Desktop writes `name`, `type`, `id` before
+/// `messages`; fields written after `messages` are not seen by its messages).
+#[derive(Default)]
+struct PendingChat {
+    name: Option<String>,
+    kind: Option<String>,
+    id: Option<i64>,
+}
+
+pub(crate) struct JsonStream {
+    input: Box<dyn Read + Send>,
+    origin: String,
+    total: Option<u64>,
+    buf: Vec<u8>,
+    /// Valid bytes are `buf[..end]`; the scanner is at `buf[pos]`.
+    pos: usize,
+    end: usize,
+    /// File offset of `buf[0]` and newlines before it.
+    base: u64,
+    base_lines: u64,
+    eof: bool,
+    stack: Vec<Frame>,
+    /// Whether the innermost container has had a member yet (for comma handling).
+    first: bool,
+    started: bool,
+    found_messages: bool,
+    pending: PendingChat,
+    chat: Chat,
+    repaired: Vec<u8>,
+}
+
+impl JsonStream {
+    pub(crate) fn new(input: Box<dyn Read + Send>, origin: String, total: Option<u64>) -> Self {
+        JsonStream {
+            input,
+            origin,
+            total,
+            buf: vec![0; WINDOW],
+            pos: 0,
+            end: 0,
+            base: 0,
+            base_lines: 0,
+            eof: false,
+            stack: Vec::new(),
+            first: true,
+            started: false,
+            found_messages: false,
+            pending: PendingChat::default(),
+            chat: Chat::unknown(),
+            repaired: Vec::new(),
+        }
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    pub(crate) fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// Reads more input, keeping `buf[keep..end]` (moved to the front). Returns how far
+    /// indices moved, or `None` at end of input.
+    fn refill(&mut self, keep: usize) -> Result<Option<usize>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let keep = keep.min(self.end);
+        if keep > 0 {
+            self.base_lines += memchr::memchr_iter(b'\n', &self.buf[..keep]).count() as u64;
+            self.base += keep as u64;
+            self.buf.copy_within(keep..self.end, 0);
+            self.end -= keep;
+            self.pos = self.pos.saturating_sub(keep);
+        }
+        if self.end == self.buf.len() {
+            // One value larger than the window: grow (memory follows the largest message).
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(None);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(Some(keep));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.origin, e)),
+            }
+        }
+    }
+
+    /// The `Error::Data` for damage at `buf[at]`.
+    fn damage(&self, at: usize, message: impl Into<String>) -> Error {
+        let at = at.min(self.end);
+        let line = self.base_lines + memchr::memchr_iter(b'\n', &self.buf[..at]).count() as u64 + 1;
+        Error::Data {
+            origin: format!(
+                "{} at byte {} (line {line})",
+                self.origin,
+                self.base + at as u64
+            ),
+            message: message.into(),
+        }
+    }
+
+    /// Skips whitespace (and a leading BOM); returns the next byte without consuming it, or
+    /// `None` at end of input.
+    fn peek(&mut self) -> Result<Option<u8>> {
+        loop {
+            while self.pos < self.end {
+                let b = self.buf[self.pos];
+                if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                    self.pos += 1;
+                } else {
+                    return Ok(Some(b));
+                }
+            }
+            if self.refill(self.pos)?.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Like [`peek`](Self::peek) but end of input is damage.
+    fn peek_some(&mut self, expected: &str) -> Result<u8> {
+        match self.peek()? {
+            Some(b) => Ok(b),
+            None => Err(self.damage(
+                self.end,
+                format!("unexpected end of file, expected {expected} (truncated export?)"),
+            )),
+        }
+    }
+
+    /// Scans the value starting at `pos`; returns its span `start..stop` in `buf` (valid
+    /// until the next refill) and whether it contains a `\x` escape. With `keep == false` the
+    /// bytes are not retained across refills (for values that are skipped).
+    fn scan_value(&mut self, keep: bool) -> Result<(usize, usize, bool)> {
+        let mut start = self.pos;
+        let mut i = self.pos;
+        let mut depth = 0u32;
+        let mut in_str = false;
+        let mut hex_escape = false;
+        let first = self.buf[i];
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        if scalar && !matches!(first, b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
+            return Err(self.damage(
+                i,
+                format!("unexpected {} where a value should be", show(first)),
+            ));
+        }
+        loop {
+            // `need` > 0: bytes required at `i` before it can be examined.
+            let need = if in_str && i < self.end && self.buf[i] == b'\\' {
+                2
+            } else {
+                1
+            };
+            if i + need > self.end {
+                let keep_from = if keep { start } else { i };
+                match self.refill(keep_from)? {
+                    Some(shift) => {
+                        start -= shift.min(start);
+                        i -= shift;
+                        continue;
+                    }
+                    None if scalar => break,
+                    None => {
+                        return Err(self.damage(
+                            self.end,
+                            "unexpected end of file inside a value (truncated export?)",
+                        ))
+                    }
+                }
+            }
+            if in_str {
+                match memchr::memchr2(b'"', b'\\', &self.buf[i..self.end]) {
+                    None => i = self.end,
+                    Some(k) => {
+                        i += k;
+                        if self.buf[i] == b'"' {
+                            i += 1;
+                            in_str = false;
+                            if depth == 0 {
+                                break;
+                            }
+                        } else if i + 1 < self.end {
+                            hex_escape |= self.buf[i + 1] == b'x';
+                            i += 2;
+                        }
+                        // else: a backslash at the window's end; the loop refills first.
+                    }
+                }
+                continue;
+            }
+            if scalar {
+                let rest = &self.buf[i..self.end];
+                match rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                {
+                    Some(k) => {
+                        i += k;
+                        break;
+                    }
+                    None => i = self.end,
+                }
+                continue;
+            }
+            match self.buf[i] {
+                b'"' => in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Ok((start, i, hex_escape))
+    }
+
+    /// Consumes the separator before the next member of the innermost container. Returns
+    /// `false` (and pops the container) when it closes.
+    fn next_member(&mut self) -> Result<bool> {
+        let close = match self.stack.last() {
+            Some(Frame::List { .. } | Frame::Messages) => b']',
+            _ => b'}',
+        };
+        let b = self.peek_some(if self.first {
+            "a value or the end of a container"
+        } else {
+            "`,`"
+        })?;
+        if b == close {
+            self.pos += 1;
+            self.stack.pop();
+            self.first = false;
+            return Ok(false);
+        }
+        if !self.first {
+            if b != b',' {
+                return Err(self.damage(
+                    self.pos,
+                    format!("expected `,` or `{}`, found {}", close as char, show(b)),
+                ));
+            }
+            self.pos += 1;
+        }
+        self.first = false;
+        Ok(true)
+    }
+
+    /// Reads an object key and the `:` after it; the scanner is then at the value.
+    fn key(&mut self) -> Result<Cow<'static, str>> {
+        let b = self.peek_some("a key")?;
+        if b != b'"' {
+            return Err(self.damage(self.pos, format!("expected a key, found {}", show(b))));
+        }
+        let (s, e, _) = self.scan_value(true)?;
+        let key = match serde_json::from_slice::<Cow<'_, str>>(&self.buf[s..e]) {
+            Ok(k) => Cow::Owned(k.into_owned()),
+            // A key with odd escapes cannot be one we look for.
+            Err(_) => Cow::Borrowed(""),
+        };
+        let b = self.peek_some("`:`")?;
+        if b != b':' {
+            return Err(self.damage(
+                self.pos,
+                format!("expected `:` after a key, found {}", show(b)),
+            ));
+        }
+        self.pos += 1;
+        self.peek_some("a value")?;
+        Ok(key)
+    }
+
+    fn skip(&mut self) -> Result<()> {
+        self.scan_value(false).map(|_| ())
+    }
+
+    /// Enters a container if the next value is one (`open`), else skips it.
+    fn enter_or_skip(&mut self, open: u8, frame: Frame) -> Result<bool> {
+        if self.peek_some("a value")? == open {
+            self.pos += 1;
+            self.stack.push(frame);
+            self.first = true;
+            Ok(true)
+        } else {
+            self.skip().map(|_| false)
+        }
+    }
+
+    /// Parses a small scalar (chat metadata), repairing it if needed.
+    fn small_value<T: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<T>> {
+        let (s, e, hex) = self.scan_value(true)?;
+        let raw = &self.buf[s..e];
+        let parsed = if hex {
+            None
+        } else {
+            serde_json::from_slice::<T>(raw).ok()
+        };
+        Ok(parsed.or_else(|| {
+            let mut fixed = Vec::new();
+            repair(raw, &mut fixed);
+            serde_json::from_slice::<T>(&fixed).ok()
+        }))
+    }
+
+    fn chat_field(&mut self, key: &str) -> Result<bool> {
+        match key {
+            "name" => self.pending.name = self.small_value::<Lenient<String>>()?.and_then(|v| v.0),
+            "type" => self.pending.kind = self.small_value::<Lenient<String>>()?.and_then(|v| v.0),
+            "id" => self.pending.id = self.small_value::<Lenient<i64>>()?.and_then(|v| v.0),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn start_messages(&mut self, left: bool, chats: &mut u64) -> Result<()> {
+        if self.enter_or_skip(b'[', Frame::Messages)? {
+            let p = std::mem::take(&mut self.pending);
+            self.chat = Chat {
+                name: p.name,
+                id: p.id,
+                kind: p
+                    .kind
+                    .as_deref()
+                    .map_or(ChatKind::Unknown, ChatKind::from_export),
+                left,
+            };
+            self.found_messages = true;
+            *chats += 1;
+        }
+        Ok(())
+    }
+
+    /// The next message or skip; `None` at the end of the export.
+    pub(crate) fn next_item(&mut self, chats: &mut u64) -> Result<Option<Item>> {
+        if !self.started {
+            self.started = true;
+            while self.end < 3 && self.refill(0)?.is_some() {}
+            if self.buf[..self.end].starts_with(b"\xEF\xBB\xBF") {
+                self.pos = 3;
+            }
+            match self.peek()? {
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.stack.push(Frame::Root);
+                    self.first = true;
+                }
+                Some(b) => {
+                    return Err(self.damage(
+                        self.pos,
+                        format!("expected `{{` at the start of an export, found {}", show(b)),
+                    ))
+                }
+                None => return Err(self.damage(0, "empty file")),
+            }
+        }
+        loop {
+            let Some(&frame) = self.stack.last() else {
+                if !self.found_messages {
+                    return Err(Error::Data {
+                        origin: self.origin.clone(),
+                        message:
+                            "not a Telegram Desktop export: no `messages`, `chats` or `left_chats`"
+                                .into(),
+                    });
+                }
+                return Ok(None);
+            };
+            if !self.next_member()? {
+                continue;
+            }
+            match frame {
+                Frame::Root => {
+                    let key = self.key()?;
+                    match &*key {
+                        "messages" => self.start_messages(false, chats)?,
+                        "chats" | "left_chats" => {
+                            let left = key == "left_chats";
+                            if self.enter_or_skip(b'{', Frame::Section { left })? {
+                                self.found_messages = true;
+                            }
+                        }
+                        k => {
+                            if !self.chat_field(k)? {
+                                self.skip()?;
+                            }
+                        }
+                    }
+                }
+                Frame::Section { left } => {
+                    if self.key()? == "list" {
+                        self.enter_or_skip(b'[', Frame::List { left })?;
+                    } else {
+                        self.skip()?;
+                    }
+                }
+                Frame::List { left } => {
+                    if self.peek_some("a chat")? == b'{' {
+                        self.pending = PendingChat::default();
+                    }
+                    self.enter_or_skip(b'{', Frame::Chat { left })?;
+                }
+                Frame::Chat { left } => {
+                    let key = self.key()?;
+                    if key == "messages" {
+                        self.start_messages(left, chats)?;
+                    } else if !self.chat_field(&key)? {
+                        self.skip()?;
+                    }
+                }
+                Frame::Messages => {
+                    if self.peek_some("a message")? != b'{' {
+                        self.skip()?;
+                        return Ok(Some(Item::Skip(SkipReason::Malformed)));
+                    }
+                    let (s, e, hex) = self.scan_value(true)?;
+                    return self.message(s, e, hex).map(Some);
+                }
+            }
+        }
+    }
+
+    /// Parses the message object at `buf[s..e]`.
+    fn message(&mut self, s: usize, e: usize, hex: bool) -> Result<Item> {
+        if !hex {
+            match serde_json::from_slice::<RawMessage<'_>>(&self.buf[s..e]) {
+                Ok(raw) => return Ok(raw.into_item(&self.chat)),
+                Err(err) if err.classify() == serde_json::error::Category::Data => {
+                    return Ok(Item::Skip(SkipReason::Malformed))
+                }
+                Err(_) => {} // invalid UTF-8, raw control characters: repair below
+            }
+        }
+        let mut fixed = std::mem::take(&mut self.repaired);
+        repair(&self.buf[s..e], &mut fixed);
+        let result =
+            serde_json::from_slice::<RawMessage<'_>>(&fixed).map(|raw| raw.into_item(&self.chat));
+        let item = match result {
+            Ok(item) => Ok(item),
+            Err(err) if err.classify() == serde_json::error::Category::Data => {
+                Ok(Item::Skip(SkipReason::Malformed))
+            }
+            Err(err) => {
+                // Point at the damage itself when the repair did not move bytes before it.
+                let at = offset_of(&fixed, err.line(), err.column())
+                    .filter(|&o| fixed.get(..o) == self.buf.get(s..s + o))
+                    .map_or(s, |o| s + o);
+                Err(self.damage(at, format!("corrupt message object: {err}")))
+            }
+        };
+        self.repaired = fixed;
+        item
+    }
+}
+
+fn show(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("`{}`", b as char)
+    } else {
+        format!("byte 0x{b:02X}")
+    }
+}
+
+/// Byte offset of a 1-based (line, column) position reported by serde_json.
+fn offset_of(bytes: &[u8], line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += memchr::memchr(b'\n', bytes.get(start..)?)? + 1;
+    }
+    Some((start + column.saturating_sub(1)).min(bytes.len()))
+}
+
+/// Copies a JSON value, making real-export quirks valid: `\xNN` escapes become `\u00NN`
+/// (a `\x` without two hex digits becomes a literal `\x`), raw control bytes inside strings are
+/// escaped, and invalid UTF-8 is replaced by U+FFFD.
+pub(crate) fn repair(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len() + 16);
+    let mut in_str = false;
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if !in_str {
+            in_str = b == b'"';
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_str = false;
+                out.push(b);
+                i += 1;
+            }
+            b'\\' => match raw.get(i + 1) {
+                Some(b'x') => {
+                    let hex = raw
+                        .get(i + 2..i + 4)
+                        .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                    match hex {
+                        Some(h) => {
+                            out.extend_from_slice(b"\\u00");
+                            out.extend_from_slice(h);
+                            i += 4;
+                        }
+                        None => {
+                            out.extend_from_slice(b"\\\\x");
+                            i += 2;
+                        }
+                    }
+                }
+                Some(&c) if b"\"\\/bfnrtu".contains(&c) => {
+                    out.extend_from_slice(&[b'\\', c]);
+                    i += 2;
+                }
+                // An escape JSON does not know: keep the backslash as text.
+                _ => {
+                    out.extend_from_slice(b"\\\\");
+                    i += 1;
+                }
+            },
+            0x00..=0x1F => {
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if std::str::from_utf8(out).is_err() {
+        let fixed = String::from_utf8_lossy(out).into_owned();
+        *out = fixed.into_bytes();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The message object. Every field is lenient: a value of an unexpected type reads as absent
+// instead of failing the message, so that only syntax damage is an error.
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(default)]
+    id: Lenient<i64>,
+    #[serde(default, rename = "type", borrow)]
+    kind: Lenient<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    date: Lenient<Cow<'a, str>>,
+    #[serde(default)]
+    date_unixtime: Lenient<UnixTime>,
+    #[serde(default)]
+    from: Lenient<String>,
+    #[serde(default)]
+    from_id: Lenient<String>,
+    #[serde(default)]
+    forwarded_from: Lenient<String>,
+    #[serde(default)]
+    reply_to_message_id: Lenient<i64>,
+    #[serde(default, borrow)]
+    text: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    text_entities: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    caption: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    poll: Option<Poll<'a>>,
+}
+
+impl RawMessage<'_> {
+    fn into_item(self, chat: &Chat) -> Item {
+        let Some(id) = self.id.0 else {
+            return Item::Skip(SkipReason::Malformed);
+        };
+        match self.kind.0.as_deref() {
+            Some("message") | None => {}
+            Some("service") => return Item::Skip(SkipReason::Service),
+            Some(_) => return Item::Skip(SkipReason::UnknownType),
+        }
+        let mut tb = TextBuilder::default();
+        if let Some(text) = self.text.or(self.text_entities) {
+            text.flatten_into(&mut tb);
+        }
+        if let Some(caption) = self.caption {
+            let mut cap = TextBuilder::default();
+            caption.flatten_into(&mut cap);
+            tb.push_block(&cap.text);
+            cap.links.iter().for_each(|l| tb.push_link(l));
+        }
+        if let Some(poll) = self.poll {
+            tb.push_block(&poll.question.0.unwrap_or_default());
+            for answer in poll.answers {
+                tb.push_block(&answer.text.0.unwrap_or_default());
+            }
+        }
+        if tb.text.trim().is_empty() {
+            return Item::Skip(SkipReason::Empty);
+        }
+        let date_unixtime = self
+            .date_unixtime
+            .0
+            .and_then(|t| t.0)
+            .or_else(|| self.date.0.as_deref().and_then(date::parse_iso));
+        Item::Message(Message {
+            chat: chat.clone(),
+            id,
+            date_unixtime,
+            author: self.from.0,
+            author_id: self.from_id.0,
+            forwarded_from: self.forwarded_from.0,
+            reply_to_message_id: self.reply_to_message_id.0,
+            text: tb.text,
+            links: tb.links,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Poll<'a> {
+    #[serde(default, borrow)]
+    question: Lenient<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    answers: Vec<PollAnswer<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PollAnswer<'a> {
+    #[serde(default, borrow)]
+    text: Lenient<Cow<'a, str>>,
+}
+
+/// A value of type `T` if the JSON has one of a compatible type, else `None` (the JSON value
+/// is consumed either way).
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+/// Kinds of JSON scalar a lenient field may be built from.
+trait FromScalar: Sized {
+    fn from_str(s: &str) -> Option<Self>;
+    fn from_i64(v: i64) -> Option<Self>;
+    fn from_u64(v: u64) -> Option<Self> {
+        i64::try_from(v).ok().and_then(Self::from_i64)
+    }
+    fn from_f64(v: f64) -> Option<Self>;
+}
+
+impl FromScalar for i64 {
+    fn from_str(s: &str) -> Option<Self> {
+        s.trim().parse().ok()
+    }
+    fn from_i64(v: i64) -> Option<Self> {
+        Some(v)
+    }
+    fn from_f64(v: f64) -> Option<Self> {
+        (v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
+    }
+}
+
+impl FromScalar for String {
+    fn from_str(s: &str) -> Option<Self> {
+        Some(s.to_owned())
+    }
+    fn from_i64(v: i64) -> Option<Self> {
+        Some(v.to_string())
+    }
+    fn from_u64(v: u64) -> Option<Self> {
+        Some(v.to_string())
+    }
+    fn from_f64(v: f64) -> Option<Self> {
+        Some(v.to_string())
+    }
+}
+
+/// Unix seconds from `date_unixtime` (a string of digits, or a number).
+struct UnixTime(Option<i64>);
+
+impl FromScalar for UnixTime {
+    fn from_str(s: &str) -> Option<Self> {
+        Some(UnixTime(date::parse_unix(s)))
+    }
+    fn from_i64(v: i64) -> Option<Self> {
+        Some(UnixTime(date::checked_unix(v)))
+    }
+    fn from_f64(v: f64) -> Option<Self> {
+        Some(UnixTime(date::unix_from_f64(v)))
+    }
+}
+
+impl<'de, T: FromScalar> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: FromScalar> Visitor<'de> for V<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(T::from_str(s)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(T::from_i64(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(T::from_u64(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(T::from_f64(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Borrowed strings: a `Cow` that borrows from the file window when the JSON string has no
+/// escapes.
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Lenient<Cow<'a, str>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                s: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(Some(Cow::Borrowed(s))))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(Some(Cow::Owned(s.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(Some(Cow::Owned(s))))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// `text`: a string, or an array of strings and entity objects `{type, text, href?}`.
+enum Text<'a> {
+    Plain(Cow<'a, str>),
+    Parts(Vec<Part<'a>>),
+    Other,
+}
+
+struct Part<'a> {
+    kind: Option<Cow<'a, str>>,
+    text: Option<Cow<'a, str>>,
+    href: Option<Cow<'a, str>>,
+}
+
+impl Text<'_> {
+    fn flatten_into(self, tb: &mut TextBuilder) {
+        match self {
+            Text::Plain(s) => tb.text.push_str(&s),
+            Text::Parts(parts) => {
+                for part in parts {
+                    let text = part.text.as_deref().unwrap_or_default();
+                    tb.text.push_str(text);
+                    match part.kind.as_deref() {
+                        Some("link") => tb.push_link(text),
+                        Some("text_link") => {
+                            if let Some(href) = part.href.as_deref() {
+                                tb.push_link(href);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Text::Other => {}
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of text parts")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                s: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Plain(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Plain(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Plain(Cow::Owned(s)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut parts = Vec::with_capacity(a.size_hint().unwrap_or(4));
+                while let Some(part) = a.next_element::<PartOrString<'a>>()? {
+                    if let Some(part) = part.0 {
+                        parts.push(part);
+                    }
+                }
+                Ok(Text::Parts(parts))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// One element of a text array: a plain string or an entity object.
+struct PartOrString<'a>(Option<Part<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for PartOrString<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = PartOrString<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a text entity")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                s: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(plain(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(plain(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+                Ok(plain(Cow::Owned(s)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(PartOrString(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(PartOrString(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(PartOrString(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(PartOrString(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(PartOrString(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(PartOrString(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut part = Part {
+                    kind: None,
+                    text: None,
+                    href: None,
+                };
+                while let Some(key) = a.next_key::<PartKey>()? {
+                    match key {
+                        PartKey::Type => part.kind = a.next_value::<Lenient<Cow<'a, str>>>()?.0,
+                        PartKey::Text => part.text = a.next_value::<Lenient<Cow<'a, str>>>()?.0,
+                        PartKey::Href => part.href = a.next_value::<Lenient<Cow<'a, str>>>()?.0,
+                        PartKey::Other => {
+                            a.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(PartOrString(Some(part)))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The keys of an entity object that matter (matched without allocating).
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum PartKey {
+    Type,
+    Text,
+    Href,
+    #[serde(other)]
+    Other,
+}
+
+fn plain(s: Cow<'_, str>) -> PartOrString<'_> {
+    PartOrString(Some(Part {
+        kind: None,
+        text: Some(s),
+        href: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repair;
+
+    fn fixed(raw: &[u8]) -> String {
+        let mut out = Vec::new();
+        repair(raw, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn repairs_hex_escapes_control_bytes_and_utf8() {
+        assert_eq!(fixed(br#"{"a": "x\x0Ay"}"#), r#"{"a": "x\u000Ay"}"#);
+        assert_eq!(fixed(br#"{"a": "\xZZ"}"#), r#"{"a": "\\xZZ"}"#);
+        assert_eq!(fixed(b"{\"a\": \"x\x01y\"}"), r#"{"a": "x\u0001y"}"#);
+        assert_eq!(fixed(b"{\"a\": \"x\xFFy\"}"), "{\"a\": \"x\u{FFFD}y\"}");
+        assert_eq!(fixed(br#"{"a": "q\"\\x"}"#), r#"{"a": "q\"\\x"}"#);
+        assert_eq!(fixed(br#"{"a": "\q"}"#), r#"{"a": "\\q"}"#);
+    }
+}
