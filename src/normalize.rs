@@ -9,7 +9,7 @@
 //! 1. per character: drop zero-width and format characters, soft hyphens and variation
 //!    selectors; Unicode NFKC (fullwidth and mathematical letters become plain ones); lower case;
 //!    `ё→е`; apostrophe variants (`’ ʼ ‘ ` ′`) become `'`; combining marks are composed onto
-//!    the previous letter or dropped (stress marks); every run of white space becomes one space;
+//!    the previous letter or dropped (stress marks); white space becomes a space;
 //! 2. emoji standing between two letters are dropped (`под🔥жог`);
 //! 3. inside words that contain Cyrillic, Latin and Greek look-alikes become Cyrillic (Latin `i`
 //!    becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
@@ -17,7 +17,9 @@
 //!    are left as they are;
 //! 4. runs of three or more identical letters are squeezed to one (`зааааработок`);
 //! 5. four or more single letters separated by the same separator (`п о д ж о г`,
-//!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic.
+//!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic
+//!    (two spaces between spaced-out words keep them apart);
+//! 6. every run of white space becomes one space (and step 5 runs once more on the result).
 //!
 //! Normalising is idempotent: `normalize(normalize(x).as_str())` equals `normalize(x)`.
 
@@ -49,7 +51,10 @@ impl Normalized {
         }
         let first = self.src.get(span.start)?;
         let last = self.src.get(span.end - 1)?;
-        Some(Span { start: first.0, end: last.1.max(first.0) })
+        Some(Span {
+            start: first.0,
+            end: last.1.max(first.0),
+        })
     }
 
     /// Consumes the value, returning the normalised text.
@@ -65,7 +70,23 @@ pub fn normalize(text: &str) -> Normalized {
     map_lookalikes(&mut units, None);
     squeeze(&mut units, None);
     join_spaced_letters(&mut units);
+    collapse_spaces(&mut units);
+    // Collapsing can line up singles that two spaces kept apart (`п о  д ж`); joining them
+    // now keeps normalisation idempotent.
+    join_spaced_letters(&mut units);
     build(units)
+}
+
+/// Last step: every run of white space becomes one space covering the whole run.
+fn collapse_spaces(units: &mut Vec<Unit>) {
+    let mut out: Vec<Unit> = Vec::with_capacity(units.len());
+    for u in units.drain(..) {
+        match out.last_mut() {
+            Some(prev) if prev.c == ' ' && u.c == ' ' => prev.end = u.end,
+            _ => out.push(u),
+        }
+    }
+    *units = out;
 }
 
 /// One normalised character and the original byte range it came from.
@@ -156,13 +177,16 @@ fn push_clean(out: &mut Vec<Unit>, c: char, start: usize, end: usize) {
         return;
     }
     if c.is_whitespace() {
-        match out.last_mut() {
-            Some(prev) if prev.c == ' ' => prev.end = end,
-            _ => out.push(Unit { c: ' ', start, end }),
-        }
+        // Runs are collapsed only at the end: letter spacing needs to tell `п о д` (one
+        // space) from the two spaces that separate spaced-out words.
+        out.push(Unit { c: ' ', start, end });
         return;
     }
-    let c = if is_apostrophe(c) { '\'' } else { fold_letter(c) };
+    let c = if is_apostrophe(c) {
+        '\''
+    } else {
+        fold_letter(c)
+    };
     out.push(Unit { c, start, end });
 }
 
@@ -287,10 +311,8 @@ fn map_word(w: &mut [Unit]) {
     let n = w.len();
     // A single leading digit before a long Cyrillic word is a letter (3аработок), a longer
     // number is an amount (100грн) and stays.
-    let leading_digit_is_letter = n >= 5
-        && digit_as_letter(w[0].c).is_some()
-        && w[0].c != '@'
-        && w[1..].iter().all(letters);
+    let leading_digit_is_letter =
+        n >= 5 && digit_as_letter(w[0].c).is_some() && w[0].c != '@' && w[1..].iter().all(letters);
     for i in 0..n {
         let c = w[i].c;
         if let Some(m) = lookalike(c) {
@@ -340,7 +362,10 @@ fn squeeze(units: &mut Vec<Unit>, only: Option<&[(usize, usize)]>) {
 
 /// Separators allowed between spaced-out letters.
 fn is_spacing_sep(c: char) -> bool {
-    matches!(c, ' ' | '.' | '-' | '_' | '*' | '·' | '/' | '|' | '•' | '+' | '~')
+    matches!(
+        c,
+        ' ' | '.' | '-' | '_' | '*' | '·' | '/' | '|' | '•' | '+' | '~'
+    )
 }
 
 /// Step 5: `п о д ж о г`, `п.о.д.ж.о.г` → `поджог`.
@@ -362,9 +387,8 @@ fn join_spaced_letters(units: &mut Vec<Unit>) {
         while j < words.len() && single(&words[j]) {
             let gap = &units[words[j - 1].1..words[j].0];
             let ok = gap.len() <= 3 && gap.iter().all(|u| is_spacing_sep(u.c));
-            let same = sep.is_none_or(|s| {
-                s.len() == gap.len() && s.iter().zip(gap).all(|(x, y)| x.c == y.c)
-            });
+            let same = sep
+                .is_none_or(|s| s.len() == gap.len() && s.iter().zip(gap).all(|(x, y)| x.c == y.c));
             if !ok || !same {
                 break;
             }
@@ -383,7 +407,9 @@ fn join_spaced_letters(units: &mut Vec<Unit>) {
     let mut joined_ranges = Vec::with_capacity(joins.len());
     for &(i, j) in &joins {
         for w in i..j - 1 {
-            keep[words[w].1..words[w + 1].0].iter_mut().for_each(|k| *k = false);
+            keep[words[w].1..words[w + 1].0]
+                .iter_mut()
+                .for_each(|k| *k = false);
         }
         joined_ranges.push((words[i].0, words[j - 1].1));
     }
@@ -397,8 +423,10 @@ fn join_spaced_letters(units: &mut Vec<Unit>) {
         }
     }
     new_index.push(k);
-    let ranges: Vec<(usize, usize)> =
-        joined_ranges.iter().map(|&(a, b)| (new_index[a], new_index[b])).collect();
+    let ranges: Vec<(usize, usize)> = joined_ranges
+        .iter()
+        .map(|&(a, b)| (new_index[a], new_index[b]))
+        .collect();
     let mut it = keep.iter();
     units.retain(|_| *it.next().unwrap_or(&true));
     map_lookalikes(units, Some(&ranges));
@@ -440,7 +468,10 @@ mod tests {
             ("п’ять", "п'ять"),
             ("ｐｏｄ", "pod"),
             ("500$ за задание", "500$ за задание"),
-            ("пиши @user_bot или t.me/Some_Chan", "пиши @user_bot или t.me/some_chan"),
+            (
+                "пиши @user_bot или t.me/Some_Chan",
+                "пиши @user_bot или t.me/some_chan",
+            ),
             ("10грн за 5км", "10грн за 5км"),
             ("и т.д. и т.п.", "и т.д. и т.п."),
             ("a b c d", "a b c d"),
@@ -451,6 +482,10 @@ mod tests {
             ("2024 год", "2024 год"),
             ("𝐩𝐨𝐝𝐣𝐨𝐠 поджог", "podjog поджог"),
             ("п о д ж е ч ь", "поджечь"),
+            (
+                "П о д ж о г  р е л е й н о г о  ш к а ф а",
+                "поджог релейного шкафа",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(n(input), want, "input {input:?}");
@@ -462,7 +497,12 @@ mod tests {
         let orig = "Оплата: п.о.д.ж.о.г авто";
         let norm = normalize(orig);
         let s = norm.as_str().find("поджог").unwrap();
-        let span = norm.original_span(Span { start: s, end: s + "поджог".len() }).unwrap();
+        let span = norm
+            .original_span(Span {
+                start: s,
+                end: s + "поджог".len(),
+            })
+            .unwrap();
         assert_eq!(span.slice(orig), Some("п.о.д.ж.о.г"));
     }
 }

@@ -1,0 +1,271 @@
+//! The pipeline: normalise → rules → model → fuse → [`Verdict`].
+
+use crate::rules::{Hit, RuleSet};
+use crate::scoring::{self, Fusion, RuleEvidence, Thresholds};
+use crate::verdict::{Evidence, Verdict};
+use crate::{lang, normalize, Classifier, ModelOutput, Normalized, Result, Scores};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// How many texts go to the model at once in [`Detector::score_batch`]: big enough to keep
+/// the matrix kernels busy, small enough that length-sorted batches waste little padding.
+const MODEL_BATCH: usize = 32;
+
+/// A built detector: immutable, `Send + Sync`, cheap to share (`Arc`) across threads.
+///
+/// ```
+/// let detector = verbovka::Detector::rules_only()?;
+/// let v = detector.score("Підпали авто ЗСУ і зніми на відео, оплата 500$ одразу, пиши @vlad_rabota");
+/// assert_eq!(v.label, verbovka::Label::Sabotage);
+/// # Ok::<(), verbovka::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Detector {
+    rules: Arc<RuleSet>,
+    classifier: Option<Arc<dyn Classifier>>,
+    fusion: Fusion,
+    thresholds: Thresholds,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("rules", &self.rules.rules().len())
+            .field(
+                "classifier",
+                &self.classifier.as_ref().map(|c| c.name().to_string()),
+            )
+            .field("fusion", &self.fusion)
+            .field("thresholds", &self.thresholds)
+            .finish()
+    }
+}
+
+/// Builds a [`Detector`] from parts; unset parts take the embedded defaults.
+#[derive(Default)]
+pub struct DetectorBuilder {
+    rules: Option<RuleSet>,
+    classifier: Option<Option<Arc<dyn Classifier>>>,
+    fusion: Option<Fusion>,
+    thresholds: Option<Thresholds>,
+}
+
+impl DetectorBuilder {
+    /// Uses these rules instead of the embedded default.
+    pub fn rules(mut self, rules: RuleSet) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    /// Uses this model (or none: rules only) instead of the embedded default.
+    pub fn classifier(mut self, classifier: Option<Arc<dyn Classifier>>) -> Self {
+        self.classifier = Some(classifier);
+        self
+    }
+
+    /// Uses these fusion constants.
+    pub fn fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = Some(fusion);
+        self
+    }
+
+    /// Uses these per-category thresholds.
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = Some(thresholds);
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<Detector> {
+        let rules = match self.rules {
+            Some(r) => r,
+            None => RuleSet::embedded()?,
+        };
+        let classifier = match self.classifier {
+            Some(c) => c,
+            None => default_classifier()?,
+        };
+        let fusion = self.fusion.unwrap_or_default();
+        fusion.validate()?;
+        let thresholds = self.thresholds.unwrap_or_default();
+        thresholds.validate()?;
+        Ok(Detector {
+            rules: Arc::new(rules),
+            classifier,
+            fusion,
+            thresholds,
+        })
+    }
+}
+
+/// The embedded model when the `embedded-model` feature is on.
+fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
+    Ok(None)
+}
+
+/// Normalised text and rule results of one post, before the model.
+struct Prepared {
+    norm: Normalized,
+    hits: Vec<Hit>,
+    evidence: RuleEvidence,
+}
+
+impl Detector {
+    /// The embedded default rules and model.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// The embedded default rules and no model.
+    pub fn rules_only() -> Result<Self> {
+        Self::builder().classifier(None).build()
+    }
+
+    /// A builder starting from the embedded defaults.
+    pub fn builder() -> DetectorBuilder {
+        DetectorBuilder::default()
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The per-category thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Whether a model takes part.
+    pub fn has_model(&self) -> bool {
+        self.classifier.is_some()
+    }
+
+    /// Scores one text.
+    pub fn score(&self, text: &str) -> Verdict {
+        self.score_batch(&[text])
+            .pop()
+            .unwrap_or_else(|| self.finish(text, self.prepare(text), None))
+    }
+
+    /// Scores many texts in parallel on the caller's rayon pool; each result equals what
+    /// [`Detector::score`] gives for that text alone. Output order is input order.
+    pub fn score_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Vec<Verdict> {
+        let prepared: Vec<Prepared> = texts.par_iter().map(|t| self.prepare(t.as_ref())).collect();
+        let model = self.run_model(&prepared);
+        prepared
+            .into_par_iter()
+            .zip(model.into_par_iter())
+            .zip(texts.par_iter())
+            .map(|((p, m), t)| self.finish(t.as_ref(), p, m))
+            .collect()
+    }
+
+    fn prepare(&self, text: &str) -> Prepared {
+        let norm = normalize(text);
+        let hits = self.rules.find(norm.as_str());
+        let evidence = scoring::rule_evidence(&self.rules, &hits);
+        Prepared {
+            norm,
+            hits,
+            evidence,
+        }
+    }
+
+    /// Model outputs per text (`None` everywhere without a model). Texts are sorted by length
+    /// and cut into batches so that padding is small; order is restored.
+    fn run_model(
+        &self,
+        prepared: &[Prepared],
+    ) -> Vec<Option<std::result::Result<ModelOutput, String>>> {
+        let Some(model) = &self.classifier else {
+            return vec![None; prepared.len()];
+        };
+        let mut order: Vec<usize> = (0..prepared.len()).collect();
+        order.sort_by_key(|&i| prepared[i].norm.as_str().len());
+        let chunks: Vec<Vec<(usize, std::result::Result<ModelOutput, String>)>> = order
+            .par_chunks(MODEL_BATCH)
+            .map(|idx| {
+                let batch: Vec<&str> = idx.iter().map(|&i| prepared[i].norm.as_str()).collect();
+                match model.predict(&batch) {
+                    Ok(out) if out.len() == idx.len() => {
+                        idx.iter().copied().zip(out.into_iter().map(Ok)).collect()
+                    }
+                    Ok(out) => {
+                        let e = format!(
+                            "model returned {} outputs for {} texts",
+                            out.len(),
+                            idx.len()
+                        );
+                        idx.iter().map(|&i| (i, Err(e.clone()))).collect()
+                    }
+                    Err(e) => idx.iter().map(|&i| (i, Err(e.to_string()))).collect(),
+                }
+            })
+            .collect();
+        let mut out = vec![None; prepared.len()];
+        for (i, r) in chunks.into_iter().flatten() {
+            out[i] = Some(r);
+        }
+        out
+    }
+
+    fn finish(
+        &self,
+        text: &str,
+        p: Prepared,
+        model: Option<std::result::Result<ModelOutput, String>>,
+    ) -> Verdict {
+        let (scores, model_scores, truncated, model_error) = match model {
+            Some(Ok(m)) => (
+                scoring::fused_scores(&self.fusion, m.logits, &p.evidence),
+                Some(Scores::from_array(m.logits.map(scoring::sigmoid))),
+                m.truncated,
+                None,
+            ),
+            Some(Err(e)) => (
+                scoring::rule_scores(self.rules.scoring().bias, &p.evidence),
+                None,
+                false,
+                Some(e),
+            ),
+            None => (
+                scoring::rule_scores(self.rules.scoring().bias, &p.evidence),
+                None,
+                false,
+                None,
+            ),
+        };
+        let evidence = p
+            .hits
+            .iter()
+            .filter_map(|h| {
+                let rule = self.rules.rules().get(h.rule)?;
+                let span = p.norm.original_span(h.span)?;
+                Some(Evidence {
+                    rule: rule.id.clone(),
+                    category: rule.scope,
+                    role: rule.role,
+                    weight: if rule.role.is_negative() {
+                        -rule.weight
+                    } else {
+                        rule.weight
+                    },
+                    span,
+                    text: span.slice(text).unwrap_or_default().to_string(),
+                    explain: rule.explain.clone(),
+                })
+            })
+            .collect();
+        Verdict {
+            label: self.thresholds.label(scores),
+            risk: scores.top().1,
+            scores,
+            lang: lang::detect(p.norm.as_str(), text),
+            evidence,
+            model: model_scores,
+            truncated,
+            model_error,
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Turning rule hits (and model logits) into per-category scores.
+//!
+//! # Rule evidence
+//! Every rule counts once, however often it matches (repeating a word adds nothing). Rules of
+//! the same role and scope are partly redundant (two target rules are two views of one
+//! target), so within a role the strongest rule counts fully and each other one half:
+//! `R = max + ½·(sum − max)`. For each category `c`:
+//!
+//! * `core(c)`  = Σ over roles of `R` for the positive rules scoped to `c` that fired
+//!   (actions, targets, hooks);
+//! * `support`  = Σ over roles of `R` for the positive rules scoped `any` that fired
+//!   (payment, contact, proof, secrecy, urgency);
+//! * `counter`  = Σ weights of the negative rules that fired (news, warning, reported speech,
+//!   legitimate context), at most `counter_cap` from the rule file, so that no amount of news
+//!   vocabulary can hide an ad entirely;
+//! * `E(c)` = `core(c) + min(support, core(c)) − counter` for sabotage and reconnaissance, and
+//!   `core(c) + support − counter` for lure.
+//!
+//! Support counts for sabotage and reconnaissance only as far as there is evidence specific to
+//! them: "paid at once, DM me" alone is at most a lure, never sabotage. A rule that does not
+//! fire adds nothing, and `E(c)` is monotone in every positive weight.
+//!
+//! # Scores
+//! Without a model, `score(c) = σ(bias + E(c))` with `bias` from the rule file (−3.5 by default:
+//! one weak cue stays below 0.1; action + target + payment + contact passes 0.9).
+//! With a model giving logit `m(c)`, `score(c) = σ(a·m(c) + b·E(c) + o)`, the [`Fusion`]
+//! constants `a, b > 0` chosen on the dev split: the model alone can flag a post no rule hit,
+//! rules shift the model's log-odds, and news/warning evidence pulls it down. The result is in
+//! [0, 1] and monotone in the model logit and in every positive rule weight.
+//!
+//! The label is the category with the highest score if that score reaches its category's
+//! threshold, else `benign`; `risk` is the highest score.
+
+use crate::rules::{Hit, RuleSet};
+use crate::{Category, Error, Label, Result, Scores};
+use serde::{Deserialize, Serialize};
+
+/// Rule evidence per category, in log-odds units, before the bias (`E(c)` in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct RuleEvidence {
+    /// `E(c)` in [`Category::ALL`] order.
+    pub evidence: [f32; 3],
+    /// Total counter-evidence (already subtracted in `evidence`).
+    pub counter: f32,
+}
+
+/// Sums rule hits into per-category evidence (see module docs).
+pub fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
+    // Per (scope, role): the sum and the strongest weight. Scope slots 0..3 are the
+    // categories, 3 is `any`; `find` yields each rule once.
+    let mut sum = [[0f32; ROLES]; 4];
+    let mut max = [[0f32; ROLES]; 4];
+    let mut counter = 0f32;
+    for rule in hits.iter().filter_map(|h| rules.rules().get(h.rule)) {
+        if rule.role.is_negative() {
+            counter += rule.weight;
+        } else {
+            let slot = rule.scope.category().map_or(3, Category::index);
+            let role = rule.role as usize;
+            sum[slot][role] += rule.weight;
+            max[slot][role] = max[slot][role].max(rule.weight);
+        }
+    }
+    // Within a role, the strongest rule counts fully and the others half.
+    let total = |slot: usize| -> f32 {
+        (0..ROLES)
+            .map(|r| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]))
+            .sum()
+    };
+    let counter = counter.min(rules.scoring().counter_cap);
+    let support = total(3);
+    let evidence = Category::ALL.map(|c| {
+        let core = total(c.index());
+        let shared = if c == Category::Lure {
+            support
+        } else {
+            support.min(core)
+        };
+        core + shared - counter
+    });
+    RuleEvidence { evidence, counter }
+}
+
+/// Number of [`crate::rules::Role`] variants.
+const ROLES: usize = 12;
+const _: () = assert!(crate::rules::Role::Legit as usize + 1 == ROLES);
+/// Share of a role's weaker rules in its total.
+const ROLE_REST: f32 = 0.5;
+
+/// How model logits and rule evidence are combined: `σ(a·m + b·E + o)` per category.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fusion {
+    /// `a`: weight of the model logit.
+    pub model_scale: f32,
+    /// `b`: weight of the rule evidence.
+    pub rule_scale: f32,
+    /// `o`: offset per category.
+    pub offset: [f32; 3],
+}
+
+impl Fusion {
+    /// Checks that the constants keep the formula monotone and finite.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.model_scale.is_finite()
+            && self.model_scale > 0.0
+            && self.rule_scale.is_finite()
+            && self.rule_scale > 0.0
+            && self.offset.iter().all(|o| o.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "fusion constants must be finite with positive scales: {self:?}"
+            )))
+        }
+    }
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion {
+            model_scale: 1.0,
+            rule_scale: 0.5,
+            offset: [0.0; 3],
+        }
+    }
+}
+
+/// Per-category decision thresholds on the fused scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds(pub [f32; 3]);
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds([0.5; 3])
+    }
+}
+
+impl Thresholds {
+    /// Checks every threshold is in (0, 1].
+    pub fn validate(&self) -> Result<()> {
+        if self
+            .0
+            .iter()
+            .all(|t| t.is_finite() && *t > 0.0 && *t <= 1.0)
+        {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "thresholds must be in (0, 1]: {:?}",
+                self.0
+            )))
+        }
+    }
+
+    /// The label for a set of scores: the top category if it reaches its threshold.
+    pub fn label(&self, scores: Scores) -> Label {
+        let a = scores.to_array();
+        let mut best: Option<(Category, f32)> = None;
+        for c in Category::ALL {
+            let s = a[c.index()];
+            if s >= self.0[c.index()] && best.is_none_or(|(_, b)| s > b) {
+                best = Some((c, s));
+            }
+        }
+        best.map_or(Label::Benign, |(c, _)| c.into())
+    }
+}
+
+/// The logistic function, safe for any finite input.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Rules-only scores: `σ(bias + E(c))`.
+pub fn rule_scores(bias: f32, ev: &RuleEvidence) -> Scores {
+    Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)))
+}
+
+/// Fused scores: `σ(a·m(c) + b·E(c) + o(c))`.
+pub fn fused_scores(f: &Fusion, model_logits: [f32; 3], ev: &RuleEvidence) -> Scores {
+    let mut out = [0f32; 3];
+    for i in 0..3 {
+        out[i] =
+            sigmoid(f.model_scale * model_logits[i] + f.rule_scale * ev.evidence[i] + f.offset[i]);
+    }
+    Scores::from_array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSpec;
+    use crate::Span;
+
+    fn set() -> RuleSet {
+        let spec = RuleSpec::from_toml(
+            r#"
+[[rule]]
+id = "a"
+category = "sabotage"
+role = "action"
+weight = 2.0
+explain = "x"
+keywords = ["поджечь"]
+[[rule]]
+id = "t"
+category = "sabotage"
+role = "target"
+weight = 1.5
+explain = "x"
+keywords = ["авто"]
+[[rule]]
+id = "p"
+category = "any"
+role = "payment"
+weight = 1.0
+explain = "x"
+keywords = ["оплата"]
+[[rule]]
+id = "n"
+category = "any"
+role = "news"
+weight = 2.0
+explain = "x"
+keywords = ["задержан"]
+"#,
+            "test",
+        )
+        .unwrap();
+        RuleSet::compile(&spec).unwrap()
+    }
+
+    fn hits(idx: &[usize]) -> Vec<Hit> {
+        idx.iter()
+            .map(|&rule| Hit {
+                rule,
+                span: Span { start: 0, end: 1 },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn support_is_gated_by_core() {
+        let r = set();
+        let only_pay = rule_evidence(&r, &hits(&[2]));
+        assert_eq!(only_pay.evidence, [0.0, 0.0, 1.0]);
+        let ad = rule_evidence(&r, &hits(&[0, 1, 2]));
+        assert_eq!(ad.evidence, [4.5, 0.0, 1.0]);
+        let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
+        assert_eq!(news.evidence, [2.5, -2.0, -1.0]);
+        // A rule counts once (`find` reports each rule once).
+        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 2.0);
+    }
+
+    #[test]
+    fn thresholds_pick_top_category() {
+        let t = Thresholds([0.5, 0.5, 0.6]);
+        assert_eq!(t.label(Scores::from_array([0.2, 0.7, 0.9])), Label::Lure);
+        assert_eq!(t.label(Scores::from_array([0.2, 0.4, 0.55])), Label::Benign);
+        assert_eq!(
+            t.label(Scores::from_array([0.8, 0.4, 0.55])),
+            Label::Sabotage
+        );
+    }
+}

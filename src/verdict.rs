@@ -1,0 +1,103 @@
+//! What the detector says about one post, and why.
+
+use crate::rules::{Role, Scope};
+use crate::{Label, Lang, Scores, Span};
+use serde::Serialize;
+use std::fmt;
+
+/// The result of scoring one text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Top category if its score reaches its threshold, else `benign`.
+    pub label: Label,
+    /// The highest category score, in [0, 1].
+    pub risk: f32,
+    /// Final (fused) score per category.
+    pub scores: Scores,
+    /// Language guess.
+    pub lang: Lang,
+    /// Every rule that fired, positive and negative, in text order.
+    pub evidence: Vec<Evidence>,
+    /// The model's own per-category probabilities, when a model took part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<Scores>,
+    /// Whether the model read only the beginning of a text longer than its window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// Why the model did not take part although one is configured (the scores are then
+    /// rules-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_error: Option<String>,
+}
+
+impl Verdict {
+    /// Whether the label is a recruitment category.
+    pub fn is_flagged(&self) -> bool {
+        self.label != Label::Benign
+    }
+}
+
+/// One rule that fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// Rule id.
+    pub rule: String,
+    /// Category the rule speaks for (`any` for shared and negative rules).
+    pub category: Scope,
+    /// Part the rule plays.
+    pub role: Role,
+    /// Signed weight: negative for counter-evidence (news, warnings, ...).
+    pub weight: f32,
+    /// Byte span into the original text.
+    pub span: Span,
+    /// The original text at `span`.
+    pub text: String,
+    /// One line for humans.
+    pub explain: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} (risk {:.2}, lang {})",
+            self.label.as_str().to_uppercase(),
+            self.risk,
+            self.lang
+        )?;
+        let s = self.scores;
+        write!(
+            f,
+            "  scores: sabotage {:.2} · reconnaissance {:.2} · lure {:.2}",
+            s.sabotage, s.reconnaissance, s.lure
+        )?;
+        if let Some(m) = self.model {
+            write!(
+                f,
+                "\n  model:  sabotage {:.2} · reconnaissance {:.2} · lure {:.2}{}",
+                m.sabotage,
+                m.reconnaissance,
+                m.lure,
+                if self.truncated {
+                    " (text truncated)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        if let Some(e) = &self.model_error {
+            write!(f, "\n  model not used: {e}")?;
+        }
+        if self.evidence.is_empty() {
+            write!(f, "\n  no rule fired")?;
+        }
+        for e in &self.evidence {
+            write!(
+                f,
+                "\n  {:+.1} {:<28} {}/{} «{}» @{}..{}: {}",
+                e.weight, e.rule, e.category, e.role, e.text, e.span.start, e.span.end, e.explain
+            )?;
+        }
+        Ok(())
+    }
+}
