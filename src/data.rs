@@ -1207,6 +1207,21 @@ fn obfuscate_chars(
     uk: bool,
     rng: &mut fastrand::Rng,
 ) -> Option<String> {
+    let out = obfuscate_chars_raw(word, kind, uk, rng)?;
+    // The normaliser maps look-alikes back only inside words that still hold a Cyrillic
+    // letter; a word turned wholly Latin would stay Latin.
+    if is_cyrillic_word(word) && !is_cyrillic_word(&out) {
+        return None;
+    }
+    Some(out)
+}
+
+fn obfuscate_chars_raw(
+    word: &str,
+    kind: Obfuscation,
+    uk: bool,
+    rng: &mut fastrand::Rng,
+) -> Option<String> {
     let chars: Vec<char> = word.chars().collect();
     if chars.len() < 2 {
         return None;
@@ -1257,7 +1272,41 @@ fn obfuscate_chars(
             }
         }
         Obfuscation::Greek => substitute(rng, &greek_lookalike, 0.5),
-        Obfuscation::Digits => substitute(rng, &digit_lookalike, 0.7),
+        Obfuscation::Digits => {
+            // As the normaliser reads them: a leading digit is a letter only before five or
+            // more letters (3аработок), other digits only between letters (п0дж0г).
+            let n = chars.len();
+            let lead = digit_lookalike(chars[0]).filter(|_| n >= 5);
+            match lead {
+                Some(d) if rng.f32() < 0.3 => Some(
+                    std::iter::once(d)
+                        .chain(chars[1..].iter().copied())
+                        .collect(),
+                ),
+                _ => {
+                    let inner = |i: usize, c: char| {
+                        if i == 0 || i + 1 == n {
+                            None
+                        } else {
+                            digit_lookalike(c)
+                        }
+                    };
+                    let positions: Vec<usize> =
+                        (0..n).filter(|&i| inner(i, chars[i]).is_some()).collect();
+                    let forced = pick(rng, &positions).copied()?;
+                    let mut out = String::new();
+                    for (i, c) in chars.iter().enumerate() {
+                        match inner(i, *c) {
+                            Some(d) if i == forced || rng.f32() < 0.7 => out.push(d),
+                            _ => out.push(*c),
+                        }
+                    }
+                    Some(out)
+                }
+            }
+        }
+        // The normaliser joins runs of four or more separated single letters.
+        Obfuscation::Spacing | Obfuscation::Dots | Obfuscation::Hyphens if chars.len() < 4 => None,
         Obfuscation::Spacing => Some(join(" ")),
         Obfuscation::Dots => Some(join(".")),
         Obfuscation::Hyphens => Some(join("-")),
@@ -1297,13 +1346,22 @@ fn obfuscate_chars(
             )
         }
         Obfuscation::Repeat => {
-            let vowels: Vec<usize> = chars
+            // A letter with different neighbours: the normaliser squeezes runs of three or
+            // more to one, so repeating half of "оо" would not come back.
+            let single = |i: usize| {
+                let c = chars[i];
+                (i == 0 || chars[i - 1] != c) && chars.get(i + 1) != Some(&c)
+            };
+            let singles: Vec<usize> = (0..chars.len()).filter(|&i| single(i)).collect();
+            let vowels: Vec<usize> = singles
                 .iter()
-                .enumerate()
-                .filter(|(_, c)| "аеиоуыэюяіїєАЕИОУЫЭЮЯІЇЄ".contains(**c))
-                .map(|(i, _)| i)
+                .copied()
+                .filter(|&i| "аеиоуыэюяіїєАЕИОУЫЭЮЯІЇЄ".contains(chars[i]))
                 .collect();
-            let pos = pick(rng, &vowels).copied().unwrap_or(chars.len() - 1);
+            let pos = match pick(rng, &vowels).or_else(|| pick(rng, &singles)) {
+                Some(p) => *p,
+                None => return None,
+            };
             let extra = 2 + rng.usize(..3);
             let mut out = String::new();
             for (i, c) in chars.iter().enumerate() {
@@ -2165,14 +2223,16 @@ impl Generator {
                 let mut s = String::with_capacity(w.len());
                 for c in w.chars() {
                     match latin_lookalike(c) {
-                        Some(l) if rng.f32() < 0.25 => {
-                            s.push(l);
-                            changed = true;
-                        }
+                        Some(l) if rng.f32() < 0.25 => s.push(l),
                         _ => s.push(c),
                     }
                 }
-                s
+                if s != w && is_cyrillic_word(&s) {
+                    changed = true;
+                    s
+                } else {
+                    w.to_string()
+                }
             });
             if changed {
                 return (out, vec![Obfuscation::Latin]);
