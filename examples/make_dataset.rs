@@ -6,7 +6,9 @@
 //!     [--positives-per-category 6500] [--hard-negatives 9000] [--background 50000]
 //! ```
 //!
-//! Writes `train.jsonl`, `dev.jsonl`, `test.jsonl` into `--out` and prints counts per split,
+//! Writes into `--out`: `train.jsonl` (everything), `dev.jsonl` and `test.jsonl` (seeds and
+//! their variants: our own text, committed) and `dev_background.jsonl`,
+//! `test_background.jsonl` (real corpus lines, never committed); prints counts per split,
 //! label and tag. See `models/data/README.md` for the datasheet.
 
 use std::path::PathBuf;

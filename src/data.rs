@@ -2795,13 +2795,27 @@ impl Dataset {
         DatasetStats { rows }
     }
 
-    /// Writes `train.jsonl`, `dev.jsonl` and `test.jsonl` into `dir` (created if needed).
+    /// Writes the splits into `dir` (created if needed): `train.jsonl` with everything;
+    /// `dev.jsonl` and `test.jsonl` with the seeded examples only (seeds and variants: text
+    /// written for this project, fit to commit) and `dev_background.jsonl`,
+    /// `test_background.jsonl` with their background lines (real corpus text, which must not
+    /// be copied into the repository: regenerate them, pass them to `evaluate --background`).
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut paths = Vec::new();
-        for split in Split::ALL {
+        let train = dir.join("train.jsonl");
+        write_jsonl(&train, &self.train)?;
+        let mut paths = vec![train];
+        for split in [Split::Dev, Split::Test] {
+            let (bg, own): (Vec<Example>, Vec<Example>) = self
+                .split(split)
+                .iter()
+                .cloned()
+                .partition(|e| e.has_tag("background"));
             let p = dir.join(format!("{}.jsonl", split.as_str()));
-            write_jsonl(&p, self.split(split))?;
+            write_jsonl(&p, &own)?;
+            paths.push(p);
+            let p = dir.join(format!("{}_background.jsonl", split.as_str()));
+            write_jsonl(&p, &bg)?;
             paths.push(p);
         }
         Ok(paths)
