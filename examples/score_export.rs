@@ -1,0 +1,432 @@
+//! Scores every message of a Telegram Desktop export and writes the flagged ones.
+//!
+//! ```text
+//! cargo run --release --example score_export -- PATH [--all] [--threshold X]
+//!     [--format jsonl|csv] [--out FILE]
+//! ```
+//! `PATH` is an export folder or file, JSON (`result.json`) or HTML (`messages*.html`),
+//! detected. One record per flagged message (every message with `--all`) goes to `--out` or
+//! stdout; a progress bar and, at the end, a summary go to stderr. `--threshold X` sets every
+//! category's threshold to X. Exit status: 0 done, 1 the export is damaged part-way (records
+//! before the damage are written), 2 the input or the output cannot be opened.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use verbovka::scoring::Thresholds;
+use verbovka::telegram::{ChatKind, Format, Message, ReadStats, Reader, SkipReason};
+use verbovka::{Category, Detector, Label, Verdict};
+
+/// Messages scored together (the detector spreads a batch over the rayon pool).
+const BATCH: usize = 256;
+
+const USAGE: &str =
+    "usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FILE]";
+
+#[derive(Clone, Copy, PartialEq)]
+enum OutFormat {
+    Jsonl,
+    Csv,
+}
+
+struct Args {
+    path: String,
+    all: bool,
+    threshold: Option<f32>,
+    format: OutFormat,
+    out: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut args = Args {
+        path: String::new(),
+        all: false,
+        threshold: None,
+        format: OutFormat::Jsonl,
+        out: None,
+    };
+    let mut path = None;
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--all" => args.all = true,
+            "--threshold" => {
+                let v = value("--threshold")?;
+                let t: f32 = v
+                    .parse()
+                    .map_err(|_| format!("--threshold wants a number, got `{v}`"))?;
+                if !(t > 0.0 && t <= 1.0) {
+                    return Err(format!("--threshold must be in (0, 1], got {t}"));
+                }
+                args.threshold = Some(t);
+            }
+            "--format" => {
+                args.format = match value("--format")?.as_str() {
+                    "jsonl" => OutFormat::Jsonl,
+                    "csv" => OutFormat::Csv,
+                    other => return Err(format!("--format is jsonl or csv, got `{other}`")),
+                }
+            }
+            "--out" => args.out = Some(value("--out")?),
+            "-h" | "--help" => return Err(String::new()),
+            a if a.starts_with("--") => return Err(format!("unknown option {a}")),
+            a if path.is_none() => path = Some(a.to_owned()),
+            a => return Err(format!("unexpected argument `{a}`")),
+        }
+    }
+    args.path = path.ok_or("no export PATH given")?;
+    Ok(args)
+}
+
+/// One output record: where the message is, what it says, and the verdict.
+#[derive(Serialize)]
+struct Record<'a> {
+    chat: Option<&'a str>,
+    chat_id: Option<i64>,
+    chat_kind: ChatKind,
+    message_id: i64,
+    date: Option<String>,
+    author: Option<&'a str>,
+    author_id: Option<&'a str>,
+    forwarded_from: Option<&'a str>,
+    link: Option<String>,
+    text: &'a str,
+    links: &'a [String],
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+}
+
+impl<'a> Record<'a> {
+    fn new(m: &'a Message, verdict: &'a Verdict) -> Self {
+        Record {
+            chat: m.chat.name.as_deref(),
+            chat_id: m.chat.id,
+            chat_kind: m.chat.kind,
+            message_id: m.id,
+            date: m.date_iso(),
+            author: m.author.as_deref(),
+            author_id: m.author_id.as_deref(),
+            forwarded_from: m.forwarded_from.as_deref(),
+            link: m.link(),
+            text: &m.text,
+            links: &m.links,
+            verdict,
+        }
+    }
+}
+
+const CSV_HEADER: &str = "chat,chat_id,message_id,date,author,author_id,link,label,risk,sabotage,reconnaissance,lure,lang,rules,text";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn write_record(out: &mut impl Write, format: OutFormat, r: &Record<'_>) -> io::Result<()> {
+    match format {
+        OutFormat::Jsonl => {
+            serde_json::to_writer(&mut *out, r)?;
+            out.write_all(b"\n")
+        }
+        OutFormat::Csv => {
+            let v = r.verdict;
+            let rules: Vec<&str> = v.evidence.iter().map(|e| e.rule.as_str()).collect();
+            let opt = |x: Option<String>| x.unwrap_or_default();
+            let fields = [
+                csv_field(r.chat.unwrap_or_default()),
+                opt(r.chat_id.map(|i| i.to_string())),
+                r.message_id.to_string(),
+                opt(r.date.clone()),
+                csv_field(r.author.unwrap_or_default()),
+                csv_field(r.author_id.unwrap_or_default()),
+                opt(r.link.clone()),
+                v.label.to_string(),
+                format!("{:.3}", v.risk),
+                format!("{:.3}", v.scores.sabotage),
+                format!("{:.3}", v.scores.reconnaissance),
+                format!("{:.3}", v.scores.lure),
+                v.lang.to_string(),
+                csv_field(&rules.join(";")),
+                csv_field(r.text),
+            ];
+            writeln!(out, "{}", fields.join(","))
+        }
+    }
+}
+
+/// What the reading thread hands over.
+enum Batch {
+    Messages(Vec<Message>),
+    Damaged(verbovka::Error),
+}
+
+/// Reads on its own thread, so that parsing overlaps scoring.
+fn spawn_reader(
+    mut reader: Reader,
+    position: Arc<AtomicU64>,
+) -> (mpsc::Receiver<Batch>, std::thread::JoinHandle<ReadStats>) {
+    let (tx, rx) = mpsc::sync_channel(4);
+    let handle = std::thread::spawn(move || {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(item) = reader.next() {
+            match item {
+                Ok(m) => {
+                    batch.push(m);
+                    if batch.len() == BATCH {
+                        position.store(reader.bytes_read(), Ordering::Relaxed);
+                        if tx
+                            .send(Batch::Messages(std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(BATCH),
+                            )))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Batch::Messages(std::mem::take(&mut batch)));
+                    let _ = tx.send(Batch::Damaged(e));
+                    break;
+                }
+            }
+        }
+        position.store(reader.bytes_read(), Ordering::Relaxed);
+        if !batch.is_empty() {
+            let _ = tx.send(Batch::Messages(batch));
+        }
+        reader.stats().clone()
+    });
+    (rx, handle)
+}
+
+#[derive(Default)]
+struct Tally {
+    scored: u64,
+    written: u64,
+    flagged: [u64; 3],
+    authors: HashMap<(String, String), u64>,
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let reader = match Reader::open(&args.path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read the export: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let detector = match args.threshold {
+        Some(t) => Detector::builder().thresholds(Thresholds([t; 3])).build(),
+        None => Detector::new(),
+    };
+    let detector = match detector {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot build the detector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot write {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+
+    let format = reader.format();
+    let total = reader.total_bytes();
+    let bar = match total {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+
+    let start = Instant::now();
+    let position = Arc::new(AtomicU64::new(0));
+    let (batches, handle) = spawn_reader(reader, Arc::clone(&position));
+    let mut tally = Tally::default();
+    let mut damage = None;
+    let mut write_error = None;
+    if args.format == OutFormat::Csv {
+        if let Err(e) = writeln!(out, "{CSV_HEADER}") {
+            write_error = Some(e);
+        }
+    }
+    for batch in batches.iter() {
+        let messages = match batch {
+            Batch::Messages(m) => m,
+            Batch::Damaged(e) => {
+                damage = Some(e);
+                break;
+            }
+        };
+        let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+        let verdicts = detector.score_batch(&texts);
+        for (m, v) in messages.iter().zip(&verdicts) {
+            tally.scored += 1;
+            if let Some(c) = v.label.category() {
+                tally.flagged[c.index()] += 1;
+                let key = (
+                    m.author.clone().unwrap_or_else(|| "(no name)".into()),
+                    m.author_id.clone().unwrap_or_default(),
+                );
+                *tally.authors.entry(key).or_default() += 1;
+            }
+            if (args.all || v.is_flagged()) && write_error.is_none() {
+                match write_record(&mut out, args.format, &Record::new(m, v)) {
+                    Ok(()) => tally.written += 1,
+                    Err(e) => write_error = Some(e),
+                }
+            }
+        }
+        if write_error.is_some() {
+            break;
+        }
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position(position.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "{} msgs, {:.0} msg/s, {} flagged",
+            tally.scored,
+            tally.scored as f64 / secs,
+            tally.flagged.iter().sum::<u64>()
+        ));
+    }
+    drop(batches); // stops the reader if scoring ended early
+    let stats = handle.join().unwrap_or_default();
+    if let Err(e) = out.flush() {
+        write_error.get_or_insert(e);
+    }
+    bar.finish_and_clear();
+    summary(
+        &args,
+        format,
+        detector.has_model(),
+        &stats,
+        &tally,
+        start.elapsed(),
+    );
+
+    if let Some(e) = write_error {
+        eprintln!("error: writing the output failed: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(e) = damage {
+        eprintln!("error: the export is damaged: {e}");
+        eprintln!(
+            "       the {} messages before the damage were scored",
+            tally.scored
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn summary(
+    args: &Args,
+    format: Format,
+    model: bool,
+    stats: &ReadStats,
+    tally: &Tally,
+    elapsed: Duration,
+) {
+    let secs = elapsed.as_secs_f64();
+    let skipped: Vec<String> = SkipReason::ALL
+        .iter()
+        .filter(|r| stats.skipped(**r) > 0)
+        .map(|r| format!("{r} {}", stats.skipped(*r)))
+        .collect();
+    let format = match format {
+        Format::Json => "json",
+        Format::Html => "html",
+    };
+    let detector = if model { "rules + model" } else { "rules only" };
+    eprintln!(
+        "score_export: {} ({format}, {} chats; detector: {detector})",
+        args.path, stats.chats
+    );
+    eprintln!(
+        "  read {} messages: {} scored, {} skipped{}",
+        stats.read(),
+        tally.scored,
+        stats.skipped_total(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join(", "))
+        }
+    );
+    if stats.read() != tally.scored + stats.skipped_total() {
+        eprintln!(
+            "  note: {} messages were read but not scored (scoring stopped early)",
+            stats.read() - tally.scored - stats.skipped_total()
+        );
+    }
+    if stats.undated > 0 {
+        eprintln!("  {} messages have no usable date", stats.undated);
+    }
+    let per: Vec<String> = Category::ALL
+        .iter()
+        .map(|c| format!("{} {}", Label::from(*c), tally.flagged[c.index()]))
+        .collect();
+    eprintln!(
+        "  flagged {}: {} (threshold {})",
+        tally.flagged.iter().sum::<u64>(),
+        per.join(", "),
+        args.threshold
+            .map_or("default".to_owned(), |t| t.to_string())
+    );
+    let mut authors: Vec<(&(String, String), &u64)> = tally.authors.iter().collect();
+    authors.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if !authors.is_empty() {
+        eprintln!("  top flagged authors:");
+        for ((name, id), n) in authors.into_iter().take(10) {
+            let id = if id.is_empty() {
+                String::new()
+            } else {
+                format!(" ({id})")
+            };
+            eprintln!("    {n:>6}  {name}{id}");
+        }
+    }
+    eprintln!(
+        "  wrote {} records to {}",
+        tally.written,
+        args.out.as_deref().unwrap_or("stdout")
+    );
+    eprintln!(
+        "  elapsed {secs:.2} s, {:.0} messages/s",
+        tally.scored as f64 / secs.max(1e-9)
+    );
+}
