@@ -15,7 +15,8 @@
 //!    becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
 //!    `3аработок`, `з@работок`) — a number standing alone, `500$`, `10грн`, `@handle` and links
 //!    are left as they are;
-//! 4. runs of three or more identical letters are squeezed to one (`зааааработок`);
+//! 4. runs of three or more identical letters are squeezed to one (`зааааработок`), before
+//!    and after step 3;
 //! 5. four or more single letters separated by the same separator (`п о д ж о г`,
 //!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic
 //!    (two spaces between spaced-out words keep them apart);
@@ -67,6 +68,9 @@ impl Normalized {
 pub fn normalize(text: &str) -> Normalized {
     let mut units = per_char(text);
     drop_emoji_between_letters(&mut units);
+    // Squeezing before mapping lets look-alike decisions count letters as a second pass
+    // would; squeezing after catches runs the mapping made (`оoо`).
+    squeeze(&mut units, None);
     map_lookalikes(&mut units, None);
     squeeze(&mut units, None);
     join_spaced_letters(&mut units);
@@ -213,9 +217,19 @@ fn drop_emoji_between_letters(units: &mut Vec<Unit>) {
             while j < units.len() && is_emoji(units[j].c) {
                 j += 1;
             }
-            let before = i > 0 && units[i - 1].c.is_alphabetic();
-            let after = j < units.len() && units[j].c.is_alphabetic();
-            if before && after {
+            // Letters, or digits used as letters (`п0🔥дж`), on both sides; at least one a letter.
+            let like = |c: char| c.is_alphabetic() || digit_as_letter(c).is_some();
+            let (b, a) = (
+                i.checked_sub(1).map(|k| units[k].c),
+                units.get(j).map(|u| u.c),
+            );
+            let drop = match (b, a) {
+                (Some(b), Some(a)) => {
+                    like(b) && like(a) && (b.is_alphabetic() || a.is_alphabetic())
+                }
+                _ => false,
+            };
+            if drop {
                 keep[i..j].iter_mut().for_each(|k| *k = false);
             }
             i = j;
@@ -311,8 +325,13 @@ fn map_word(w: &mut [Unit]) {
     let n = w.len();
     // A single leading digit before a long Cyrillic word is a letter (3аработок), a longer
     // number is an amount (100грн) and stays.
-    let leading_digit_is_letter =
-        n >= 5 && digit_as_letter(w[0].c).is_some() && w[0].c != '@' && w[1..].iter().all(letters);
+    // (Judged on the word as it stands, symbols included, so that a second pass decides alike.)
+    let leading_digit_is_letter = n >= 5
+        && digit_as_letter(w[0].c).is_some()
+        && w[0].c != '@'
+        && w[1..]
+            .iter()
+            .all(|u| letters(u) || digit_as_letter(u.c).is_some());
     for i in 0..n {
         let c = w[i].c;
         if let Some(m) = lookalike(c) {
@@ -482,6 +501,7 @@ mod tests {
             ("2024 год", "2024 год"),
             ("𝐩𝐨𝐝𝐣𝐨𝐠 поджог", "podjog поджог"),
             ("п о д ж е ч ь", "поджечь"),
+            ("0ч0пи", "очопи"),
             (
                 "П о д ж о г  р е л е й н о г о  ш к а ф а",
                 "поджог релейного шкафа",

@@ -1,0 +1,96 @@
+//! Scores JSON Lines: one object with a `"text"` field per line in, one verdict per line out.
+//!
+//! ```sh
+//! cargo run --release --example score_jsonl -- examples/data/sample.jsonl
+//! cat posts.jsonl | cargo run --release --example score_jsonl
+//! ```
+//!
+//! Output keeps input order, one line per input line. A line that is not JSON or has no
+//! string `text` gets `{"error": "..."}` in its place, and the program exits with status 1 at
+//! the end (after writing everything).
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::process::ExitCode;
+
+/// Lines scored together: enough for the parallel batch to pay off, small enough to stream.
+const CHUNK: usize = 512;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(bad) => {
+            eprintln!(
+                "score_jsonl: {bad} line(s) could not be scored (see their \"error\" objects)"
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("score_jsonl: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<usize, Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (input, name): (Box<dyn BufRead>, String) = match args.as_slice() {
+        [] => (Box::new(BufReader::new(std::io::stdin())), "<stdin>".into()),
+        [path] if path != "-h" && path != "--help" => {
+            let f = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+            (Box::new(BufReader::new(f)), path.clone())
+        }
+        _ => return Err("usage: score_jsonl [FILE]   (reads stdin without FILE)".into()),
+    };
+    let detector = verbovka::Detector::new()?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut bad = 0;
+    let mut chunk: Vec<Result<String, String>> = Vec::with_capacity(CHUNK);
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("{name}: line {}: {e}", n + 1))?;
+        chunk.push(text_of(&line).map_err(|e| format!("line {}: {e}", n + 1)));
+        if chunk.len() == CHUNK {
+            bad += flush(&detector, &mut chunk, &mut out)?;
+        }
+    }
+    bad += flush(&detector, &mut chunk, &mut out)?;
+    out.flush()?;
+    Ok(bad)
+}
+
+/// The `text` field of one JSON line.
+fn text_of(line: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    match value.get("text") {
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err("`text` is not a string".into()),
+        None => Err("no `text` field".into()),
+    }
+}
+
+/// Scores the good lines of a chunk together and writes every line's result in order.
+fn flush(
+    detector: &verbovka::Detector,
+    chunk: &mut Vec<Result<String, String>>,
+    out: &mut impl Write,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let texts: Vec<&str> = chunk.iter().filter_map(|r| r.as_deref().ok()).collect();
+    let mut verdicts = detector.score_batch(&texts).into_iter();
+    let mut bad = 0;
+    for item in chunk.drain(..) {
+        match item {
+            Ok(_) => {
+                let v = verdicts
+                    .next()
+                    .ok_or("internal: fewer verdicts than texts")?;
+                serde_json::to_writer(&mut *out, &v)?;
+            }
+            Err(e) => {
+                bad += 1;
+                serde_json::to_writer(&mut *out, &serde_json::json!({ "error": e }))?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    Ok(bad)
+}
