@@ -488,6 +488,24 @@ fn json_and_html_give_the_same_message_type() {
     assert_eq!(v["chat"]["kind"], "public_supergroup");
 }
 
+/// The README's sample export stays readable and keeps its shape.
+#[test]
+fn readme_sample_export() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/sample_export");
+    let (messages, stats) = read_ok(&dir);
+    assert_eq!((stats.read(), stats.yielded), (31, 27));
+    assert_eq!(
+        (
+            stats.skipped(SkipReason::Service),
+            stats.skipped(SkipReason::Empty)
+        ),
+        (3, 1)
+    );
+    assert!(messages
+        .iter()
+        .all(|m| m.link().is_some() && m.date_unixtime.is_some()));
+}
+
 /// The real exports in ../shared/telegram-exports (not in the repository): checked when present.
 #[test]
 fn real_exports_when_available() {

@@ -114,6 +114,11 @@ impl JsonStream {
             self.end -= keep;
             self.pos = self.pos.saturating_sub(keep);
         }
+        if self.buf.len() > WINDOW && self.end < WINDOW / 2 {
+            // The outsized message is gone: give its memory back.
+            self.buf.truncate(WINDOW);
+            self.buf.shrink_to_fit();
+        }
         if self.end == self.buf.len() {
             // One value larger than the window: grow (memory follows the largest message).
             self.buf.resize(self.buf.len() * 2, 0);
