@@ -6,7 +6,7 @@
 //! ```
 //! Other options: `--pretrain-steps N`, `--vocab N`, `--d-model N`, `--layers N`, `--heads N`,
 //! `--ff N`, `--max-len N`, `--activation relu|quick_gelu|gelu_erf|gelu`, `--batch N`, `--lr X`,
-//! `--dropout X`, `--workers N`, `--patience N`, `--corpus-lines N`, `--max-train N`,
+//! `--dropout X`, `--token-dropout X`, `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
 //! `--name NAME`.
 //!
 //! Speed: sets `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (each worker thread runs candle
@@ -79,6 +79,8 @@ fn main() {
             "--dropout" => o.dropout = parse(&a, args.next()),
             "--workers" => o.workers = parse(&a, args.next()),
             "--patience" => o.patience = parse(&a, args.next()),
+            "--evals-per-epoch" => o.evals_per_epoch = parse(&a, args.next()),
+            "--token-dropout" => o.token_dropout = parse(&a, args.next()),
             "--corpus-lines" => o.corpus_lines_per_file = parse(&a, args.next()),
             "--max-train" => o.max_train = Some(parse(&a, args.next())),
             "-h" | "--help" => {
@@ -125,14 +127,14 @@ fn main() {
                 b.set_message(format!("{loss:.4}"));
             }
         }
-        Progress::Epoch(e) => {
+        Progress::Eval(e) => {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
             let c = &e.dev.per_category;
             eprintln!(
-                "epoch {} ({:.0}s): train loss {:.4}, dev loss {:.4}, dev F1 @0.5 sab {:.3} rec {:.3} lure {:.3} binary {:.3}, benign FPR {:.4}",
-                e.epoch, e.seconds, e.train_loss, e.dev_loss, c[0].f1, c[1].f1, c[2].f1,
+                "epoch {} step {} ({:.0}s): train loss {:.4}, dev loss {:.4}, dev F1 @0.5 sab {:.3} rec {:.3} lure {:.3} binary {:.3}, benign FPR {:.4}",
+                e.epoch, e.step, e.seconds, e.train_loss, e.dev_loss, c[0].f1, c[1].f1, c[2].f1,
                 e.dev.binary.f1, e.dev.benign_fpr
             );
         }
@@ -142,8 +144,8 @@ fn main() {
         Ok(r) => {
             let t = r.config.thresholds.unwrap_or([0.5; 3]);
             eprintln!(
-                "done in {:.1} min: kept epoch {}, dev binary F1 {:.3} (P {:.3} R {:.3}), macro F1 {:.3}, benign FPR {:.4}; thresholds {:?}",
-                r.seconds / 60.0, r.best_epoch, r.dev.binary.f1, r.dev.binary.precision,
+                "done in {:.1} min: kept step {}, dev binary F1 {:.3} (P {:.3} R {:.3}), macro F1 {:.3}, benign FPR {:.4}; thresholds {:?}",
+                r.seconds / 60.0, r.best_step, r.dev.binary.f1, r.dev.binary.precision,
                 r.dev.binary.recall, r.dev.macro_f1, r.dev.benign_fpr, t
             );
             if let Some(test) = &r.test {

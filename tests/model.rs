@@ -229,6 +229,45 @@ fn a_text_scores_the_same_alone_and_in_a_batch_in_input_order() {
 }
 
 #[test]
+fn packed_engine_matches_the_candle_encoder() {
+    for (activation, bias) in [
+        (Activation::Relu, false),
+        (Activation::QuickGelu, true),
+        (Activation::GeluErf, false),
+        (Activation::Gelu, true),
+    ] {
+        let (dir, cfg) = tiny_model_dir(&tiny_config(activation, bias));
+        let clf = TransformerClassifier::from_dir(&dir).unwrap();
+        let mut rng = verbovka::model::Rng::new(11);
+        let rows: Vec<Vec<u32>> = (0..9)
+            .map(|i| {
+                let len = [0, 1, 2, 5, 9, 17, 31, 32, 3][i];
+                (0..len).map(|_| rng.below(cfg.vocab_size) as u32).collect()
+            })
+            .collect();
+        let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        let fast = clf.predict_ids(&refs).unwrap();
+        let reference = clf.predict_ids_candle(&refs).unwrap();
+        for (i, (a, b)) in fast.iter().zip(&reference).enumerate() {
+            for k in 0..3 {
+                let d = (a[k] - b[k]).abs();
+                assert!(
+                    d < 1e-5,
+                    "{activation:?} row {i} cat {k}: packed {} vs candle {}",
+                    a[k],
+                    b[k]
+                );
+            }
+        }
+        assert!(
+            clf.predict_ids(&[&[cfg.vocab_size as u32]]).is_err(),
+            "out-of-vocabulary id accepted"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
 fn long_texts_are_truncated_and_say_so() {
     let (dir, cfg) = tiny_model_dir(&tiny_config(Activation::Relu, false));
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
@@ -355,12 +394,12 @@ fn training_writes_a_loadable_model_directory() {
     };
     let mut epochs = 0;
     let report = train(&opts, &mut |p| {
-        if let Progress::Epoch(_) = p {
+        if let Progress::Eval(_) = p {
             epochs += 1
         }
     })
     .unwrap();
-    assert_eq!(epochs, report.epochs.len());
+    assert_eq!(epochs, report.evals.len());
     assert!(report.config.thresholds.is_some());
     for f in [
         "config.json",
@@ -389,4 +428,67 @@ fn training_writes_a_loadable_model_directory() {
     let _ = Tensor::zeros(1, candle_core::DType::F32, &Device::Cpu);
     let _ = std::fs::remove_dir_all(data);
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// Throughput report (not a pass/fail test): `VERBOVKA_MODEL_DIR=models/default cargo test
+/// --release --test model -- --ignored --nocapture speed`. Run it twice: once as is, once with
+/// `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (the two-worker figures only mean something then).
+#[test]
+#[ignore]
+fn speed_report() {
+    use std::time::Instant;
+    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let t0 = Instant::now();
+    let clf = TransformerClassifier::from_dir(&dir).unwrap();
+    let construct = t0.elapsed();
+    let t0 = Instant::now();
+    for _ in 0..10 {
+        let _ = TransformerClassifier::from_dir(&dir).unwrap();
+    }
+    println!(
+        "construction: first {:.1} ms, mean of 10 {:.1} ms",
+        construct.as_secs_f64() * 1e3,
+        t0.elapsed().as_secs_f64() * 1e2
+    );
+    let v = clf.config().vocab_size as u32;
+    let mut rng = verbovka::model::Rng::new(5);
+    for len in [27usize, 64, 128] {
+        let rows: Vec<Vec<u32>> = (0..2048)
+            .map(|_| {
+                (0..len)
+                    .map(|_| 3 + rng.below(v as usize - 3) as u32)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        for c in refs.chunks(32).take(4) {
+            clf.predict_ids(c).unwrap();
+        }
+        let t = Instant::now();
+        for c in refs.chunks(32) {
+            clf.predict_ids(c).unwrap();
+        }
+        let serial = rows.len() as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for c in refs.chunks(32) {
+            clf.predict_ids_candle(c).unwrap();
+        }
+        let candle = rows.len() as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for half in refs.chunks(refs.len() / 2) {
+                let clf = &clf;
+                s.spawn(move || {
+                    for c in half.chunks(32) {
+                        clf.predict_ids(c).unwrap();
+                    }
+                });
+            }
+        });
+        let two = rows.len() as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "{len} tokens, batch 32: packed engine one thread {serial:.0} seq/s, two worker threads \
+             {two:.0} seq/s; candle encoder (env threads) {candle:.0} seq/s"
+        );
+    }
 }

@@ -201,26 +201,38 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
         s += &format!("```sh\n{}\n```\n\n", r.options.command);
     }
     s += &format!(
-        "Seed {}, batch {}, AdamW (peak lr {}, warm-up, cosine decay), dropout {}, up to {} \
-         epochs with early stopping on dev loss (kept epoch {}). Masked-LM pretraining: {}. \
-         Wall time {:.1} min on 2 CPU cores.\n\n",
+        "Seed {}, batch {}, AdamW (peak lr {}, warm-up, cosine decay), dropout {}, token \
+         deletion {}, up to {} epochs of {} steps, dev loss checked {} times per epoch; early \
+         stopping kept the weights of step {} (epoch {:.2}). Masked-LM pretraining: {}. Wall \
+         time {:.1} min on 2 CPU cores.\n\n",
         r.options.seed,
         r.options.batch_size,
         r.options.learning_rate,
         r.options.dropout,
+        r.options.token_dropout,
         r.options.epochs,
-        r.best_epoch,
+        r.steps_per_epoch,
+        r.evals_per_epoch,
+        r.best_step,
+        r.best_step as f32 / r.steps_per_epoch.max(1) as f32,
         match r.pretrain {
             Some((steps, loss)) => format!("{steps} steps, final loss {loss:.3}"),
             None => "none".to_string(),
         },
         r.seconds / 60.0
     );
-    s += "| epoch | train loss | dev loss | dev macro F1 @0.5 | dev binary F1 @0.5 | seconds |\n|---|---|---|---|---|---|\n";
-    for e in &r.epochs {
+    s += "| epoch | step | train loss | dev loss | dev macro F1 @0.5 | dev binary F1 @0.5 | dev benign FPR @0.5 | seconds |\n|---|---|---|---|---|---|---|---|\n";
+    for e in &r.evals {
         s += &format!(
-            "| {} | {:.4} | {:.4} | {:.3} | {:.3} | {:.0} |\n",
-            e.epoch, e.train_loss, e.dev_loss, e.dev.macro_f1, e.dev.binary.f1, e.seconds
+            "| {} | {} | {:.4} | {:.4} | {:.3} | {:.3} | {:.4} | {:.0} |\n",
+            e.epoch,
+            e.step,
+            e.train_loss,
+            e.dev_loss,
+            e.dev.macro_f1,
+            e.dev.binary.f1,
+            e.dev.benign_fpr,
+            e.seconds
         );
     }
     s += "\n## Dev figures (model alone)\n\nAt thresholds 0.5:\n\n";

@@ -1,6 +1,7 @@
 //! [`TransformerClassifier`]: the trained encoder behind the crate's [`Classifier`] seam.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -8,6 +9,7 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::config::ModelConfig;
+use super::fast::FastEncoder;
 use super::nn::{pad_batch, Encoder, Pass};
 use super::tokenizer::TextEncoder;
 use crate::{Classifier, Error, ModelOutput, Result};
@@ -30,15 +32,18 @@ pub const DEFAULT_BATCH: usize = 32;
 /// returned in input order. A text scores the same alone and in a batch (up to float rounding,
 /// tested at 1e-5).
 ///
-/// Batches of one call run in parallel on the caller's rayon pool. candle's matmul also reads
-/// `RAYON_NUM_THREADS`; for the best throughput on few cores run with
-/// `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` and give each of your own worker threads whole
-/// batches (measured 1.3–1.65× on 2 cores).
+/// Inference runs on a packed single-threaded engine written on `gemm` (the same function as the
+/// candle [`Encoder`], tested against it): each batch uses exactly one thread, whatever
+/// `RAYON_NUM_THREADS`/`CANDLE_NUM_THREADS` say, and the batches of one `predict` call run in
+/// parallel on the caller's rayon pool (turn that off with [`Self::with_parallel`] when calling
+/// from your own workers). Sequences are packed rather than padded, which computes exactly what
+/// padding plus an attention mask computes, minus the padding.
 #[derive(Debug, Clone)]
 pub struct TransformerClassifier {
     config: ModelConfig,
     encoder: TextEncoder,
     model: Encoder,
+    fast: Arc<FastEncoder>,
     device: Device,
     batch_size: usize,
     parallel: bool,
@@ -112,19 +117,29 @@ impl TransformerClassifier {
             ));
         }
         let device = Device::Cpu;
-        let vb = VarBuilder::from_slice_safetensors(weights, DType::F32, &device)
+        let tensors = candle_core::safetensors::load_buffer(weights, &device)
             .map_err(|e| model_err(origin, format!("{WEIGHTS_FILE}: {e}")))?;
-        let model = Encoder::load(vb, &config).map_err(|e| {
+        let mismatch = |e: &dyn std::fmt::Display| {
             model_err(
                 origin,
                 format!("{WEIGHTS_FILE} does not match {CONFIG_FILE}: {e}"),
             )
-        })?;
+        };
+        let fast = FastEncoder::from_tensors(&config, &|name: &str| {
+            tensors
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::Config(format!("tensor {name} is missing")))
+        })
+        .map_err(|e| mismatch(&e))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let model = Encoder::load(vb, &config).map_err(|e| mismatch(&e))?;
         let encoder = TextEncoder::new(tokenizer, config.max_len);
         Ok(TransformerClassifier {
             config,
             encoder,
             model,
+            fast: Arc::new(fast),
             device,
             batch_size: DEFAULT_BATCH,
             parallel: true,
@@ -163,8 +178,15 @@ impl TransformerClassifier {
             .collect())
     }
 
-    /// Scores pre-tokenised rows (each at most `max_len` ids), in the given order.
+    /// Logits of pre-tokenised rows (each at most `max_len` ids), in the given order, by the
+    /// single-threaded packed engine that [`Classifier::predict`] uses.
     pub fn predict_ids(&self, rows: &[&[u32]]) -> Result<Vec<[f32; 3]>> {
+        self.fast.forward(rows, self.config.pad_id)
+    }
+
+    /// The same logits computed by the candle encoder (padding + attention mask, fused kernels):
+    /// the reference the packed engine is tested against.
+    pub fn predict_ids_candle(&self, rows: &[&[u32]]) -> Result<Vec<[f32; 3]>> {
         let (ids, mask) = pad_batch(rows, self.config.pad_id, &self.device)?;
         let logits = self.model.forward(&ids, &mask, &mut Pass::inference())?;
         let v = logits.to_vec2::<f32>()?;

@@ -12,6 +12,7 @@
 mod card;
 mod classifier;
 mod config;
+mod fast;
 pub mod metrics;
 pub mod nn;
 mod rng;

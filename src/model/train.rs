@@ -18,6 +18,7 @@ use tokenizers::Tokenizer;
 use super::card::{render_card, sha256_hex, today_utc};
 use super::classifier::{sigmoid, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use super::config::ModelConfig;
+use super::fast::FastEncoder;
 use super::metrics::{choose_thresholds, evaluate, Metrics};
 use super::nn::{pad_batch, Encoder, Pass};
 use super::rng::Rng;
@@ -132,8 +133,12 @@ pub struct TrainOptions {
     pub model: ModelConfig,
     /// Maximum fine-tuning epochs.
     pub epochs: usize,
-    /// Stop after this many epochs without a better dev loss.
+    /// Dev evaluations per epoch (early stopping and weight selection happen at these points).
+    pub evals_per_epoch: usize,
+    /// Stop after this many evaluations without a better dev loss.
     pub patience: usize,
+    /// Share of a training text's tokens deleted at random in each step (augmentation).
+    pub token_dropout: f32,
     /// Seed of every random choice.
     pub seed: u64,
     /// Examples per optimisation step.
@@ -168,7 +173,9 @@ impl Default for TrainOptions {
             out_dir: PathBuf::from("models/default"),
             model: ModelConfig::default(),
             epochs: 8,
-            patience: 2,
+            evals_per_epoch: 4,
+            patience: 3,
+            token_dropout: 0.1,
             seed: 42,
             batch_size: 32,
             learning_rate: 1e-3,
@@ -194,18 +201,20 @@ pub enum Phase {
     Finetune(usize),
 }
 
-/// Figures at the end of one fine-tuning epoch.
+/// Figures at one dev evaluation during fine-tuning.
 #[derive(Debug, Clone, Serialize)]
-pub struct EpochReport {
+pub struct EvalReport {
     /// Epoch number from 1.
     pub epoch: usize,
-    /// Mean training loss.
+    /// Optimisation steps done so far.
+    pub step: usize,
+    /// Mean training loss since the previous evaluation.
     pub train_loss: f32,
     /// Mean dev loss (the early-stopping criterion).
     pub dev_loss: f32,
     /// Dev figures at thresholds 0.5.
     pub dev: Metrics,
-    /// Seconds spent in this epoch.
+    /// Seconds since fine-tuning began.
     pub seconds: f32,
 }
 
@@ -233,8 +242,8 @@ pub enum Progress {
         /// Running mean loss.
         loss: f32,
     },
-    /// A fine-tuning epoch finished.
-    Epoch(EpochReport),
+    /// A dev evaluation finished.
+    Eval(EvalReport),
 }
 
 /// The outcome of [`train`], also rendered into the model card.
@@ -254,10 +263,14 @@ pub struct TrainReport {
     pub truncated_share: f32,
     /// Pretraining steps and final masked-LM loss.
     pub pretrain: Option<(usize, f32)>,
-    /// Per-epoch figures.
-    pub epochs: Vec<EpochReport>,
-    /// The epoch whose weights were kept.
-    pub best_epoch: usize,
+    /// Figures at every dev evaluation.
+    pub evals: Vec<EvalReport>,
+    /// The optimisation step whose weights were kept.
+    pub best_step: usize,
+    /// Optimisation steps in one epoch.
+    pub steps_per_epoch: usize,
+    /// Dev evaluations per epoch.
+    pub evals_per_epoch: usize,
     /// Dev figures of the kept weights at thresholds 0.5.
     pub dev_at_half: Metrics,
     /// Dev figures at the chosen thresholds.
@@ -287,6 +300,8 @@ pub struct TrainSummary {
     pub learning_rate: f64,
     /// See [`TrainOptions::dropout`].
     pub dropout: f32,
+    /// See [`TrainOptions::token_dropout`].
+    pub token_dropout: f32,
     /// See [`TrainOptions::pretrain_steps`].
     pub pretrain_steps: usize,
     /// See [`TrainOptions::command`].
@@ -514,41 +529,50 @@ fn make_batches(lengths: &[usize], batch: usize, rng: &mut Rng) -> Vec<Vec<usize
     batches
 }
 
-/// Probabilities for token rows with fused kernels, batches sorted by length and spread over
-/// `workers` threads; output in input order.
-pub fn predict_rows(
-    encoder: &Encoder,
+/// Deletes each token with probability `p` (keeping at least one).
+fn drop_tokens(row: &[u32], p: f32, rng: &mut Rng) -> Vec<u32> {
+    if p <= 0.0 || row.len() < 2 {
+        return row.to_vec();
+    }
+    let kept: Vec<u32> = row.iter().copied().filter(|_| rng.uniform() >= p).collect();
+    if kept.is_empty() {
+        vec![row[rng.below(row.len())]]
+    } else {
+        kept
+    }
+}
+
+/// Logits of token rows by the packed inference engine built from the current variables,
+/// batches of 32 spread over `workers` threads; output in input order.
+fn predict_fast(
+    cfg: &ModelConfig,
+    vars: &[(String, Var)],
     rows: &[Vec<u32>],
-    pad_id: u32,
-    batch: usize,
     workers: usize,
 ) -> Result<Vec<[f32; 3]>> {
+    let map: HashMap<&str, &Var> = vars.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    let fast = FastEncoder::from_tensors(cfg, &|name: &str| {
+        map.get(name)
+            .map(|v| v.as_tensor().clone())
+            .ok_or_else(|| Error::Config(format!("tensor {name} is missing")))
+    })?;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| rows[i].len());
-    let chunks: Vec<&[usize]> = order.chunks(batch.max(1)).collect();
+    let chunks: Vec<&[usize]> = order.chunks(32).collect();
     let workers = workers.clamp(1, chunks.len().max(1));
     let parts = run_parts(workers, |w| {
         let mut out = Vec::new();
-        for (k, chunk) in chunks.iter().enumerate() {
-            if k % workers != w {
-                continue;
-            }
+        for chunk in chunks.iter().skip(w).step_by(workers) {
             let r: Vec<&[u32]> = chunk.iter().map(|&i| rows[i].as_slice()).collect();
-            let (ids, mask) = pad_batch(&r, pad_id, &Device::Cpu)?;
-            let logits = encoder
-                .forward(&ids, &mask, &mut Pass::inference())?
-                .to_vec2::<f32>()?;
-            for (&i, l) in chunk.iter().zip(logits) {
-                out.push((i, [l[0], l[1], l[2]]));
-            }
+            out.extend(chunk.iter().copied().zip(fast.forward(&r, cfg.pad_id)?));
         }
         Ok(out)
     })?;
-    let mut probs = vec![[0f32; 3]; rows.len()];
+    let mut logits = vec![[0f32; 3]; rows.len()];
     for (i, l) in parts.into_iter().flatten() {
-        probs[i] = l;
+        logits[i] = l;
     }
-    Ok(probs)
+    Ok(logits)
 }
 
 fn mean_bce(logits: &[[f32; 3]], labels: &[Label]) -> f32 {
@@ -694,7 +718,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         |set: &[Example]| -> Vec<String> { set.iter().map(|e| normalise(&e.text)).collect() };
     let train_texts = norm(&train_set);
     let dev_texts = norm(&dev_set);
-    let corpora = match &opts.corpora_dir {
+    let mut corpora = match &opts.corpora_dir {
         Some(dir) => {
             progress(Progress::Stage(format!(
                 "sampling corpora from {}",
@@ -704,6 +728,16 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         }
         None => Vec::new(),
     };
+    // Background lines that also appear in dev or test stay out of tokenizer and pretraining
+    // text, so no evaluation text is seen in any form before evaluation.
+    let held: std::collections::HashSet<String> = dev_texts
+        .iter()
+        .cloned()
+        .chain(test_set.iter().flatten().map(|e| normalise(&e.text)))
+        .collect();
+    for c in &mut corpora {
+        c.lines.retain(|l| !held.contains(l));
+    }
 
     progress(Progress::Stage("training tokenizer".into()));
     let tok_texts = train_texts
@@ -766,11 +800,17 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
     let total_steps = steps_per_epoch * opts.epochs;
     let warmup = ((total_steps as f64 * opts.warmup_fraction) as usize).max(1);
     let mut global_step = 0;
-    let mut epochs = Vec::new();
+    let mut evals = Vec::new();
     let mut best: Option<(f32, usize, Vec<Tensor>)> = None;
     let half = [0.5f32; 3];
-    for epoch in 1..=opts.epochs {
-        let t_epoch = Instant::now();
+    let eval_every = match opts.evals_per_epoch {
+        0 | 1 => steps_per_epoch,
+        k => steps_per_epoch.div_ceil(k),
+    };
+    let t_eval = Instant::now();
+    let mut since_eval = (0f64, 0usize);
+    let mut evals_without_gain = 0;
+    'epochs: for epoch in 1..=opts.epochs {
         let batches = make_batches(&lengths, opts.batch_size, &mut rng);
         progress(Progress::PhaseStart {
             phase: Phase::Finetune(epoch),
@@ -782,10 +822,15 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             let seeds: Vec<u64> = (0..ranges.len()).map(|_| rng.next_u64()).collect();
             let parts = run_parts(ranges.len(), |w| {
                 let idx = &batch[ranges[w].clone()];
-                let rows: Vec<&[u32]> = idx.iter().map(|&i| train_rows[i].as_slice()).collect();
+                let mut r = Rng::new(seeds[w]);
+                let rows: Vec<Vec<u32>> = idx
+                    .iter()
+                    .map(|&i| drop_tokens(&train_rows[i], opts.token_dropout, &mut r))
+                    .collect();
+                let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
                 let targets: Vec<[f32; 3]> =
                     idx.iter().map(|&i| targets_of(train_labels[i])).collect();
-                let mut pass = Pass::training(opts.dropout, seeds[w]);
+                let mut pass = Pass::training(opts.dropout, r.next_u64());
                 let loss = classification_loss(&encoder, &rows, &targets, cfg.pad_id, &mut pass)?;
                 let grads = loss.backward()?;
                 let g = vars
@@ -802,37 +847,47 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             )?;
             global_step += 1;
             loss_sum += loss as f64;
+            since_eval.0 += loss as f64;
+            since_eval.1 += 1;
             progress(Progress::Step {
                 phase: Phase::Finetune(epoch),
                 step: k + 1,
                 total: batches.len(),
                 loss: (loss_sum / (k + 1) as f64) as f32,
             });
-        }
-        let logits = predict_rows(&encoder, &dev_rows, cfg.pad_id, 32, opts.workers)?;
-        let dev_loss = mean_bce(&logits, &dev_labels);
-        let probs: Vec<[f32; 3]> = logits.iter().map(|l| l.map(sigmoid)).collect();
-        let report = EpochReport {
-            epoch,
-            train_loss: (loss_sum / batches.len().max(1) as f64) as f32,
-            dev_loss,
-            dev: evaluate(&probs, &dev_labels, &half),
-            seconds: t_epoch.elapsed().as_secs_f32(),
-        };
-        progress(Progress::Epoch(report.clone()));
-        epochs.push(report);
-        let improved = !matches!(&best, Some(b) if dev_loss >= b.0);
-        if improved {
-            let snapshot = vars
-                .iter()
-                .map(|(_, v)| v.as_tensor().copy())
-                .collect::<candle_core::Result<_>>()?;
-            best = Some((dev_loss, epoch, snapshot));
-        } else if best.as_ref().is_some_and(|b| epoch >= b.1 + opts.patience) {
-            break;
+            if (k + 1) % eval_every != 0 && k + 1 != batches.len() {
+                continue;
+            }
+            let logits = predict_fast(&cfg, &vars, &dev_rows, opts.workers)?;
+            let dev_loss = mean_bce(&logits, &dev_labels);
+            let probs: Vec<[f32; 3]> = logits.iter().map(|l| l.map(sigmoid)).collect();
+            let report = EvalReport {
+                epoch,
+                step: global_step,
+                train_loss: (since_eval.0 / since_eval.1.max(1) as f64) as f32,
+                dev_loss,
+                dev: evaluate(&probs, &dev_labels, &half),
+                seconds: t_eval.elapsed().as_secs_f32(),
+            };
+            since_eval = (0.0, 0);
+            progress(Progress::Eval(report.clone()));
+            evals.push(report);
+            if !matches!(&best, Some(b) if dev_loss >= b.0) {
+                let snapshot = vars
+                    .iter()
+                    .map(|(_, v)| v.as_tensor().copy())
+                    .collect::<candle_core::Result<_>>()?;
+                best = Some((dev_loss, global_step, snapshot));
+                evals_without_gain = 0;
+            } else {
+                evals_without_gain += 1;
+                if evals_without_gain >= opts.patience {
+                    break 'epochs;
+                }
+            }
         }
     }
-    let best_epoch = match &best {
+    let best_step = match &best {
         Some((_, e, snapshot)) => {
             for ((_, v), t) in vars.iter().zip(snapshot) {
                 v.set(t)?;
@@ -843,7 +898,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
     };
 
     progress(Progress::Stage("choosing thresholds on dev".into()));
-    let dev_probs: Vec<[f32; 3]> = predict_rows(&encoder, &dev_rows, cfg.pad_id, 32, opts.workers)?
+    let dev_probs: Vec<[f32; 3]> = predict_fast(&cfg, &vars, &dev_rows, opts.workers)?
         .iter()
         .map(|l| l.map(sigmoid))
         .collect();
@@ -858,7 +913,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
                 .map(|t| text_encoder.encode(t).map(|e| e.0))
                 .collect::<Result<_>>()?;
             let labels: Vec<Label> = set.iter().map(|e| e.label).collect();
-            let probs: Vec<[f32; 3]> = predict_rows(&encoder, &rows, cfg.pad_id, 32, opts.workers)?
+            let probs: Vec<[f32; 3]> = predict_fast(&cfg, &vars, &rows, opts.workers)?
                 .iter()
                 .map(|l| l.map(sigmoid))
                 .collect();
@@ -910,8 +965,10 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         mean_tokens,
         truncated_share,
         pretrain: pretrain_result,
-        epochs,
-        best_epoch,
+        evals,
+        best_step,
+        steps_per_epoch,
+        evals_per_epoch: opts.evals_per_epoch.max(1),
         dev_at_half,
         dev,
         test,
@@ -924,6 +981,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             batch_size: opts.batch_size,
             learning_rate: opts.learning_rate,
             dropout: opts.dropout,
+            token_dropout: opts.token_dropout,
             pretrain_steps: opts.pretrain_steps,
             command: opts.command.clone(),
         },
