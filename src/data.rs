@@ -173,27 +173,10 @@ fn parse_lang(s: &str) -> Option<Lang> {
     }
 }
 
-/// Guesses the language from distinctive letters: `і ї є ґ` (Ukrainian) and `ы э ъ ё`
-/// (Russian); both → mixed; Cyrillic without either → Russian; no Cyrillic → other.
+/// Guesses the language as the detector does (distinctive letters and frequent words of the
+/// normalised text).
 pub fn guess_lang(text: &str) -> Lang {
-    let (mut uk, mut ru, mut cyr) = (0usize, 0usize, 0usize);
-    for c in text.chars().flat_map(char::to_lowercase) {
-        match c {
-            'і' | 'ї' | 'є' | 'ґ' => uk += 1,
-            'ы' | 'э' | 'ъ' | 'ё' => ru += 1,
-            _ => {}
-        }
-        if ('\u{0400}'..='\u{04ff}').contains(&c) {
-            cyr += 1;
-        }
-    }
-    match (uk > 0, ru > 0) {
-        (true, true) => Lang::Mixed,
-        (true, false) => Lang::Uk,
-        (false, true) => Lang::Ru,
-        (false, false) if cyr > 0 => Lang::Ru,
-        _ => Lang::Other,
-    }
+    crate::lang::detect(crate::normalize(text).as_str(), text)
 }
 
 fn data_err(origin: String, message: impl Into<String>) -> Error {
@@ -283,6 +266,47 @@ fn parse_jsonl(path: &Path, require_family: bool) -> Result<Vec<Example>> {
 /// default to none. Errors name the file and line.
 pub fn load_jsonl(path: &Path) -> Result<Vec<Example>> {
     parse_jsonl(path, false)
+}
+
+/// Loads a file of background text for evaluation, every item tagged `background`: JSONL
+/// (`*.jsonl`, field `text`; `label` defaults to benign, other fields as in [`load_jsonl`]) or
+/// plain text, one item per non-empty line (benign, family `file:line`, language guessed).
+pub fn load_background_file(path: &Path) -> Result<Vec<Example>> {
+    let mut out = Vec::new();
+    if path.extension().is_some_and(|x| x == "jsonl") {
+        let content = read_to_string(path)?;
+        for (i, line) in content.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let origin = format!("{}:{}", path.display(), i + 1);
+            let mut v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| data_err(origin.clone(), format!("invalid JSON: {e}")))?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.entry("label").or_insert_with(|| "benign".into());
+            }
+            let mut ex = parse_line(&v.to_string(), &origin, false)?;
+            ex.add_tag("background");
+            out.push(ex);
+        }
+    } else {
+        let content = read_to_string(path)?;
+        for (i, line) in content.lines().enumerate() {
+            let text = line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            out.push(Example {
+                text: text.to_string(),
+                label: Label::Benign,
+                family: format!("{}:{}", path.display(), i + 1),
+                tags: vec!["background".to_string()],
+                lang: guess_lang(text),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Loads every `*.jsonl` seed file in `dir` (in name order). Each line needs `text`, `label`,

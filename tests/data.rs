@@ -513,3 +513,64 @@ fn committed_obfuscations_are_undone_by_the_normaliser() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn background_files_for_evaluation() {
+    let dir = temp_dir("eval-background");
+    let txt = dir.join("bg.txt");
+    write(&txt, "Доброго ранку, як ваші справи?\n\nПривет всем\n");
+    let v = verbovka::data::load_background_file(&txt).expect("txt");
+    assert_eq!(v.len(), 2);
+    assert!(v
+        .iter()
+        .all(|e| e.label == Label::Benign && e.has_tag("background")));
+    assert_eq!(v[0].lang, Lang::Uk);
+    let jsonl = dir.join("bg.jsonl");
+    write(
+        &jsonl,
+        "{\"text\":\"Курс доллара вырос\",\"channel\":\"x\"}\n{\"text\":\"\"}\n",
+    );
+    let err = verbovka::data::load_background_file(&jsonl).expect_err("empty text");
+    assert!(err.to_string().contains("bg.jsonl:2"), "{err}");
+}
+
+/// Issue 3's targets on the repo's own test split. They are the model's targets: without an
+/// embedded model (a build without it, or before one is shipped) the test reports and skips.
+#[test]
+fn detector_meets_targets_on_the_test_split() {
+    let detector = verbovka::Detector::new().expect("default detector");
+    if !detector.has_model() {
+        eprintln!("no embedded model: targets not checked (rules-only figures are below them)");
+        return;
+    }
+    let test = load_jsonl(&repo("models/data/generated/test.jsonl")).expect("test split loads");
+    let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
+    let verdicts = detector.score_batch(&texts);
+    let records: Vec<verbovka::eval::EvalRecord> = test
+        .iter()
+        .zip(&verdicts)
+        .map(|(e, v)| verbovka::eval::EvalRecord {
+            gold: e.label,
+            predicted: v.label,
+            scores: v.scores,
+            tags: e.tags.clone(),
+        })
+        .collect();
+    let r = verbovka::eval::Report::compute(&records);
+    let summary = format!("{r}");
+    assert!(
+        r.binary.f1 >= 0.95,
+        "binary F1 {:.4}\n{summary}",
+        r.binary.f1
+    );
+    assert!(
+        r.hard_negative_fpr.rate <= 0.05,
+        "hard FPR {:.4}\n{summary}",
+        r.hard_negative_fpr.rate
+    );
+    assert!(
+        r.obfuscated_recall.rate >= 0.9,
+        "obfuscated recall {:.4}\n{summary}",
+        r.obfuscated_recall.rate
+    );
+}
