@@ -120,7 +120,7 @@ pub fn detect(normalized: &str, original: &str) -> Lang {
     if cyr == 0 {
         return Lang::Other;
     }
-    for w in normalized.split(|c: char| !(c.is_alphabetic() || c == '\'')) {
+    for w in normalized.split(|c: char| !(crate::normalize::is_letter(c) || c == '\'')) {
         if w.is_empty() {
             continue;
         }

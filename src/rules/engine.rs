@@ -1,8 +1,13 @@
-//! Compiled rules: one aho-corasick automaton for all keywords, one `RegexSet` for all patterns.
+//! Compiled rules: one aho-corasick automaton for every keyword (and for the first word of
+//! every wildcard phrase), one `RegexSet` for the patterns.
+//!
+//! Wildcard phrases (`военн* част*`) are not put in the `RegexSet`: their literal head goes
+//! into the automaton and only where it matches is the phrase's anchored regex run. That
+//! keeps the set small, which is what keeps it on the fast DFA path.
 
 use super::spec::{Role, RuleSpec, Scope, ScoringSpec};
 use crate::{Error, Result, Span};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::collections::HashMap;
 
@@ -12,40 +17,29 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     scoring: ScoringSpec,
     keywords: Option<AhoCorasick>,
-    /// For each automaton pattern: the rules using that keyword and whether as a prefix.
-    keyword_rules: Vec<Vec<(usize, bool)>>,
+    /// For each automaton pattern: what to check and which rule it belongs to.
+    keyword_rules: Vec<Vec<Keyword>>,
+    /// Anchored regexes of wildcard phrases, indexed by [`Keyword::Phrase`].
+    phrases: Vec<Regex>,
     patterns: Option<RegexSet>,
     /// For each set pattern: its rule and the same regex alone, to find the span.
-    pattern_rules: Vec<PatternRule>,
+    pattern_rules: Vec<(usize, Regex)>,
 }
 
-#[derive(Debug, Clone)]
-struct PatternRule {
-    rule: usize,
-    re: Regex,
-    boundary: Boundary,
-}
-
-/// Which word boundaries a regex match must respect.
+/// How an automaton match becomes a hit of a rule.
 #[derive(Debug, Clone, Copy)]
-enum Boundary {
-    /// A pattern as the user wrote it: none.
-    None,
-    /// A wildcard keyword ending in `*`: it must start a word.
-    Start,
-    /// A wildcard keyword: it must start and end at word boundaries.
-    Both,
-}
-
-fn compile_regex(source: &str, rule: &str, shown: &str) -> Result<Regex> {
-    RegexBuilder::new(source)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(DFA_SIZE_LIMIT)
-        .build()
-        .map_err(|e| Error::Rule {
-            rule: rule.to_string(),
-            message: format!("pattern {shown:?}: {e}"),
-        })
+enum Keyword {
+    /// The whole word must end where the keyword ends.
+    Exact(usize),
+    /// A stem: the word may go on.
+    Prefix(usize),
+    /// The head of a wildcard phrase: the phrase regex must match here; `prefix` if the
+    /// phrase itself ends in `*`.
+    Phrase {
+        rule: usize,
+        regex: usize,
+        prefix: bool,
+    },
 }
 
 /// A compiled rule's description, as evidence shows it.
@@ -77,6 +71,17 @@ pub struct Hit {
 const REGEX_SIZE_LIMIT: usize = 32 << 20;
 const DFA_SIZE_LIMIT: usize = 32 << 20;
 
+fn compile_regex(source: &str, rule: &str, shown: &str) -> Result<Regex> {
+    RegexBuilder::new(source)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|e| Error::Rule {
+            rule: rule.to_string(),
+            message: format!("pattern {shown:?}: {e}"),
+        })
+}
+
 impl RuleSet {
     /// The embedded default rules, compiled.
     pub fn embedded() -> Result<Self> {
@@ -100,60 +105,59 @@ impl RuleSet {
 
         let mut words: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut keyword_rules: Vec<Vec<(usize, bool)>> = Vec::new();
-        let mut sources = Vec::new();
-        let mut pattern_rules = Vec::new();
+        let mut keyword_rules: Vec<Vec<Keyword>> = Vec::new();
+        let mut phrases = Vec::new();
         for (ri, r) in spec.rules.iter().enumerate() {
             for k in &r.keywords {
                 let (word, prefix) = match k.strip_suffix('*') {
                     Some(w) => (w, true),
                     None => (k.as_str(), false),
                 };
-                if word.contains('*') {
-                    // A phrase with inner wildcards (`военн* част*`) becomes a regex whose
-                    // word boundaries are checked like a keyword's.
-                    let body: Vec<String> = word.split('*').map(regex::escape).collect();
-                    let source = body.join(r"[\w']*");
-                    let re = compile_regex(&source, &r.id, k)?;
-                    let boundary = if prefix {
-                        Boundary::Start
-                    } else {
-                        Boundary::Both
-                    };
-                    sources.push(source);
-                    pattern_rules.push(PatternRule {
-                        rule: ri,
-                        re,
-                        boundary,
-                    });
-                    continue;
-                }
-                let pi = *index.entry(word.to_string()).or_insert_with(|| {
-                    words.push(word.to_string());
+                let (head, kind) = match word.split_once('*') {
+                    None if prefix => (word, Keyword::Prefix(ri)),
+                    None => (word, Keyword::Exact(ri)),
+                    Some((head, _)) => {
+                        let body: Vec<String> = word.split('*').map(regex::escape).collect();
+                        let source = format!("^(?:{})", body.join(r"[\w']*"));
+                        phrases.push(compile_regex(&source, &r.id, k)?);
+                        (
+                            head,
+                            Keyword::Phrase {
+                                rule: ri,
+                                regex: phrases.len() - 1,
+                                prefix,
+                            },
+                        )
+                    }
+                };
+                let pi = *index.entry(head.to_string()).or_insert_with(|| {
+                    words.push(head.to_string());
                     keyword_rules.push(Vec::new());
                     words.len() - 1
                 });
-                keyword_rules[pi].push((ri, prefix));
+                keyword_rules[pi].push(kind);
             }
         }
         let keywords = if words.is_empty() {
             None
         } else {
+            // A full DFA without prefilter: on Cyrillic every other byte is 0xD0/0xD1, so
+            // prefilters find candidates everywhere and only slow the scan down.
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(&words)
                 .map_err(|e| Error::Config(format!("keyword automaton: {e}")))?;
             Some(ac)
         };
+
+        let mut sources = Vec::new();
+        let mut pattern_rules = Vec::new();
         for (ri, r) in spec.rules.iter().enumerate() {
             for p in &r.patterns {
-                let re = compile_regex(p, &r.id, p)?;
+                pattern_rules.push((ri, compile_regex(p, &r.id, p)?));
                 sources.push(p.clone());
-                pattern_rules.push(PatternRule {
-                    rule: ri,
-                    re,
-                    boundary: Boundary::None,
-                });
             }
         }
         let patterns = if sources.is_empty() {
@@ -171,6 +175,7 @@ impl RuleSet {
             scoring: spec.scoring,
             keywords,
             keyword_rules,
+            phrases,
             patterns,
             pattern_rules,
         })
@@ -187,74 +192,58 @@ impl RuleSet {
     }
 
     /// Every rule that fires on a *normalised* text, once each with its leftmost match,
-    /// ordered by position.
+    /// ordered by position. A stem's span covers the whole word it starts.
     pub fn find(&self, normalized: &str) -> Vec<Hit> {
-        let mut first: HashMap<usize, Span> = HashMap::new();
-        let mut note = |rule: usize, span: Span| {
-            first
-                .entry(rule)
-                .and_modify(|s| {
-                    if span.start < s.start {
-                        *s = span
-                    }
-                })
-                .or_insert(span);
+        let text = normalized;
+        let mut first: Vec<Option<Span>> = vec![None; self.rules.len()];
+        let mut note = |rule: usize, start: usize, end: usize| {
+            let slot = &mut first[rule];
+            if slot.is_none_or(|s| start < s.start) {
+                *slot = Some(Span { start, end });
+            }
         };
         if let Some(ac) = &self.keywords {
-            for m in ac.find_overlapping_iter(normalized) {
+            for m in ac.find_overlapping_iter(text) {
                 let (s, e) = (m.start(), m.end());
-                if !at_word_start(normalized, s) {
+                if !at_word_start(text, s) {
                     continue;
                 }
-                let ends_word = at_word_end(normalized, e);
-                for &(rule, prefix) in &self.keyword_rules[m.pattern().as_usize()] {
-                    if ends_word {
-                        note(rule, Span { start: s, end: e });
-                    } else if prefix {
-                        // Evidence shows the whole word, not just the stem.
-                        note(
+                let ends_word = at_word_end(text, e);
+                for kw in &self.keyword_rules[m.pattern().as_usize()] {
+                    match *kw {
+                        Keyword::Exact(rule) if ends_word => note(rule, s, e),
+                        Keyword::Prefix(rule) => note(rule, s, word_end(text, e)),
+                        Keyword::Phrase {
                             rule,
-                            Span {
-                                start: s,
-                                end: word_end(normalized, e),
-                            },
-                        );
+                            regex,
+                            prefix,
+                        } => {
+                            if let Some(pm) = self.phrases[regex].find(&text[s..]) {
+                                let end = s + pm.end();
+                                if prefix {
+                                    note(rule, s, word_end(text, end));
+                                } else if at_word_end(text, end) {
+                                    note(rule, s, end);
+                                }
+                            }
+                        }
+                        Keyword::Exact(_) => {}
                     }
                 }
             }
         }
         if let Some(set) = &self.patterns {
-            for pi in set.matches(normalized).iter() {
-                let p = &self.pattern_rules[pi];
-                let first = p.re.find_iter(normalized).find(|m| {
-                    let (s, e) = (m.start(), m.end());
-                    !m.is_empty()
-                        && match p.boundary {
-                            Boundary::None => true,
-                            Boundary::Start => at_word_start(normalized, s),
-                            Boundary::Both => {
-                                at_word_start(normalized, s) && at_word_end(normalized, e)
-                            }
-                        }
-                });
-                if let Some(m) = first {
-                    let end = match p.boundary {
-                        Boundary::Start => word_end(normalized, m.end()),
-                        _ => m.end(),
-                    };
-                    note(
-                        p.rule,
-                        Span {
-                            start: m.start(),
-                            end,
-                        },
-                    );
+            for pi in set.matches(text).iter() {
+                let (rule, re) = &self.pattern_rules[pi];
+                if let Some(m) = re.find_iter(text).find(|m| !m.is_empty()) {
+                    note(*rule, m.start(), m.end());
                 }
             }
         }
         let mut hits: Vec<Hit> = first
             .into_iter()
-            .map(|(rule, span)| Hit { rule, span })
+            .enumerate()
+            .filter_map(|(rule, span)| Some(Hit { rule, span: span? }))
             .collect();
         hits.sort_by_key(|h| (h.span.start, h.span.end, h.rule));
         hits
@@ -262,7 +251,7 @@ impl RuleSet {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '\'' || c == '_'
+    crate::normalize::is_alphanumeric(c) || c == '\'' || c == '_'
 }
 
 /// Whether a match starting at byte `s` starts a word (or starts with a non-word character).
