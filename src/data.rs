@@ -11,7 +11,7 @@
 //!
 //! `label` is `sabotage`, `reconnaissance`, `lure` or `benign`; `lang` is `ru`, `uk`, `mixed`
 //! (also accepted: `surzhyk`) or `other`. Seed files may carry a free-text `note`, which is
-//! ignored. [`load_seeds`] requires `family`; [`load_jsonl`] (evaluation input) does not.
+//! ignored. [`load_seeds`] requires `family` and `lang`; [`load_jsonl`] (evaluation input) does not.
 //!
 //! # Splits
 //! Every example belongs to a *family* (a seed and all its variants, or one background source
