@@ -164,6 +164,7 @@ mod tests {
             ("Продам авто", Lang::Ru),
             ("Ещё раз", Lang::Ru),
             ("Що це таке? Это что такое?", Lang::Mixed),
+            ("Доброго ранку, як справи?", Lang::Uk),
         ];
         for (text, want) in cases {
             let n = normalize(text);
