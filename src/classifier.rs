@@ -20,4 +20,10 @@ pub trait Classifier: Send + Sync {
 
     /// A short name for evidence and model cards (e.g. `"verbovka-small-v1"`).
     fn name(&self) -> &str;
+
+    /// Fusion constants and thresholds fitted for this model, if any; a detector built with
+    /// the model uses them unless given its own.
+    fn calibration(&self) -> Option<crate::scoring::Calibration> {
+        None
+    }
 }

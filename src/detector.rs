@@ -63,13 +63,13 @@ impl DetectorBuilder {
         self
     }
 
-    /// Uses these fusion constants.
+    /// Uses these fusion constants (default: the model's calibration, else [`Fusion::default`]).
     pub fn fusion(mut self, fusion: Fusion) -> Self {
         self.fusion = Some(fusion);
         self
     }
 
-    /// Uses these per-category thresholds.
+    /// Uses these per-category thresholds (default: the model's calibration, else 0.5).
     pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
         self.thresholds = Some(thresholds);
         self
@@ -85,9 +85,16 @@ impl DetectorBuilder {
             Some(c) => c,
             None => default_classifier()?,
         };
-        let fusion = self.fusion.unwrap_or_default();
+        let calibration = classifier.as_ref().and_then(|c| c.calibration());
+        let fusion = self
+            .fusion
+            .or(calibration.map(|c| c.fusion))
+            .unwrap_or_default();
         fusion.validate()?;
-        let thresholds = self.thresholds.unwrap_or_default();
+        let thresholds = self
+            .thresholds
+            .or(calibration.map(|c| c.thresholds))
+            .unwrap_or_default();
         thresholds.validate()?;
         Ok(Detector {
             rules: Arc::new(rules),

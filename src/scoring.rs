@@ -188,6 +188,165 @@ pub fn fused_scores(f: &Fusion, model_logits: [f32; 3], ev: &RuleEvidence) -> Sc
     Scores::from_array(out)
 }
 
+/// Fusion constants and thresholds fitted for one model on its dev split; they travel with
+/// the model (`calibration.json` beside its weights) and a [`crate::Detector`] built with that
+/// model uses them unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// How model logits and rule evidence combine.
+    pub fusion: Fusion,
+    /// Per-category thresholds on the fused scores.
+    pub thresholds: Thresholds,
+}
+
+impl Calibration {
+    /// Checks both parts.
+    pub fn validate(&self) -> Result<()> {
+        self.fusion.validate()?;
+        self.thresholds.validate()
+    }
+}
+
+/// One dev example for [`fit_calibration`].
+#[derive(Debug, Clone, Copy)]
+pub struct CalibrationItem {
+    /// The gold label.
+    pub gold: Label,
+    /// The model's logits.
+    pub logits: [f32; 3],
+    /// The rules' evidence.
+    pub evidence: RuleEvidence,
+    /// A hard negative (news, warning, job ad, ...): counted in the hard false-positive rate.
+    pub hard: bool,
+}
+
+/// What [`fit_calibration`] must respect while it maximises macro F1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationTargets {
+    /// Largest share of hard negatives that may be flagged.
+    pub max_hard_fpr: f32,
+    /// Largest share of other benign texts (background) that may be flagged.
+    pub max_background_fpr: f32,
+}
+
+/// Quality of one calibration on the items it was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationFit {
+    /// The calibration.
+    pub calibration: Calibration,
+    /// Macro F1 over the three categories (exact label).
+    pub macro_f1: f32,
+    /// Share of hard negatives flagged.
+    pub hard_fpr: f32,
+    /// Share of other benign items flagged.
+    pub background_fpr: f32,
+}
+
+/// Chooses the rule weight `b` (from a small grid, `a = 1`, offsets 0: thresholds absorb
+/// them) and per-category thresholds that maximise macro F1 on `items` while keeping both
+/// false-positive rates within `targets`; where no choice meets them, the one that comes
+/// closest. Thresholds are searched coordinate-wise on a 0.01 grid.
+pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -> CalibrationFit {
+    let mut best: Option<(f32, CalibrationFit)> = None;
+    for b in [0.25f32, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0] {
+        let fusion = Fusion {
+            model_scale: 1.0,
+            rule_scale: b,
+            offset: [0.0; 3],
+        };
+        let scores: Vec<Scores> = items
+            .iter()
+            .map(|it| fused_scores(&fusion, it.logits, &it.evidence))
+            .collect();
+        let mut th = [0.5f32; 3];
+        let mut current = evaluate_fit(items, &scores, fusion, th);
+        for _round in 0..3 {
+            for c in 0..3 {
+                for step in 1..100 {
+                    let mut t = th;
+                    t[c] = step as f32 / 100.0;
+                    let fit = evaluate_fit(items, &scores, fusion, t);
+                    if objective(&fit, targets) > objective(&current, targets) {
+                        current = fit;
+                        th = t;
+                    }
+                }
+            }
+        }
+        let value = objective(&current, targets);
+        if best.as_ref().is_none_or(|(v, _)| value > *v) {
+            best = Some((value, current));
+        }
+    }
+    match best {
+        Some((_, fit)) => fit,
+        None => evaluate_fit(items, &[], Fusion::default(), [0.5; 3]),
+    }
+}
+
+/// Macro F1 when the targets are met; below zero, growing with the violation, otherwise.
+fn objective(fit: &CalibrationFit, t: CalibrationTargets) -> f32 {
+    let over = (fit.hard_fpr - t.max_hard_fpr).max(0.0)
+        + (fit.background_fpr - t.max_background_fpr).max(0.0) * 10.0;
+    if over > 0.0 {
+        -over
+    } else {
+        fit.macro_f1
+    }
+}
+
+fn evaluate_fit(
+    items: &[CalibrationItem],
+    scores: &[Scores],
+    fusion: Fusion,
+    th: [f32; 3],
+) -> CalibrationFit {
+    let thresholds = Thresholds(th);
+    let (mut tp, mut fp, mut fneg) = ([0usize; 3], [0usize; 3], [0usize; 3]);
+    let (mut hard, mut hard_flagged, mut bg, mut bg_flagged) = (0usize, 0usize, 0usize, 0usize);
+    for (it, s) in items.iter().zip(scores) {
+        let pred = thresholds.label(*s);
+        if let Some(g) = it.gold.category() {
+            if pred.category() == Some(g) {
+                tp[g.index()] += 1;
+            } else {
+                fneg[g.index()] += 1;
+            }
+        }
+        if let Some(p) = pred.category() {
+            if it.gold.category() != Some(p) {
+                fp[p.index()] += 1;
+            }
+        }
+        if it.gold == Label::Benign {
+            let flagged = usize::from(pred != Label::Benign);
+            if it.hard {
+                hard += 1;
+                hard_flagged += flagged;
+            } else {
+                bg += 1;
+                bg_flagged += flagged;
+            }
+        }
+    }
+    let f1 = |c: usize| {
+        let denom = 2 * tp[c] + fp[c] + fneg[c];
+        if denom == 0 {
+            0.0
+        } else {
+            2.0 * tp[c] as f32 / denom as f32
+        }
+    };
+    let rate = |k: usize, n: usize| if n == 0 { 0.0 } else { k as f32 / n as f32 };
+    CalibrationFit {
+        calibration: Calibration { fusion, thresholds },
+        macro_f1: (f1(0) + f1(1) + f1(2)) / 3.0,
+        hard_fpr: rate(hard_flagged, hard),
+        background_fpr: rate(bg_flagged, bg),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
