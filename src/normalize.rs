@@ -439,19 +439,32 @@ fn is_spacing_sep(c: char) -> bool {
 
 /// Step 5: `п о д ж о г`, `п.о.д.ж.о.г` → `поджог`.
 fn join_spaced_letters(units: &mut Vec<Unit>) {
-    // Cheap check first: are there four single-character words at all?
-    let mut singles = 0;
-    let mut run = 0;
+    // Cheap check first: four single-character words in a row, separated only by short runs
+    // of spacing characters? (Single-letter words are common; four in a row are not.)
+    let (mut word, mut gap, mut in_row) = (0usize, 0usize, 0usize);
+    let mut found = false;
     for u in units.iter() {
         if is_word_char(u.c) {
-            run += 1;
+            if word == 0 && gap > 3 {
+                in_row = 0;
+            }
+            word += 1;
+            gap = 0;
         } else {
-            singles += usize::from(run == 1);
-            run = 0;
+            if word == 1 {
+                in_row += 1;
+                found |= in_row >= 4;
+            } else if word > 1 {
+                in_row = 0;
+            }
+            word = 0;
+            gap += 1;
+            if !is_spacing_sep(u.c) {
+                in_row = 0;
+            }
         }
     }
-    singles += usize::from(run == 1);
-    if singles < 4 {
+    if !(found || (word == 1 && in_row >= 3)) {
         return;
     }
     // Single-character words (a letter, or a digit used as one) with the separator after them.
