@@ -438,6 +438,17 @@ fn training_writes_a_loadable_model_directory() {
 fn speed_report() {
     use std::time::Instant;
     let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    println!("before loading: {}", rss());
     let t0 = Instant::now();
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
     let construct = t0.elapsed();
@@ -445,11 +456,53 @@ fn speed_report() {
     for _ in 0..10 {
         let _ = TransformerClassifier::from_dir(&dir).unwrap();
     }
+    println!("after loading 11 copies, 1 kept: {}", rss());
     println!(
         "construction: first {:.1} ms, mean of 10 {:.1} ms",
         construct.as_secs_f64() * 1e3,
         t0.elapsed().as_secs_f64() * 1e2
     );
+    if let Ok(dev) = std::fs::read_to_string("models/data/generated/dev.jsonl") {
+        let texts: Vec<String> = dev
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                v.get("text")
+                    .and_then(|t| t.as_str())
+                    .map(|t| verbovka::normalize(t).into_string())
+            })
+            .take(4096)
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let tokens: usize = refs
+            .iter()
+            .map(|t| clf.text_encoder().encode(t).unwrap().0.len())
+            .sum();
+        let serial = clf.clone().with_parallel(false);
+        serial.predict(&refs[..256]).unwrap();
+        let t = Instant::now();
+        for c in refs.chunks(32) {
+            serial.predict(c).unwrap();
+        }
+        let one = refs.len() as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for half in refs.chunks(refs.len().div_ceil(2)) {
+                let serial = &serial;
+                s.spawn(move || {
+                    for c in half.chunks(32) {
+                        serial.predict(c).unwrap();
+                    }
+                });
+            }
+        });
+        let two = refs.len() as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "dev posts (mean {:.1} tokens after truncation), predict incl. tokenisation, batch 32: \
+             one thread {one:.0} posts/s, two threads {two:.0} posts/s",
+            tokens as f64 / refs.len() as f64
+        );
+    }
     let v = clf.config().vocab_size as u32;
     let mut rng = verbovka::model::Rng::new(5);
     for len in [27usize, 64, 128] {
@@ -491,4 +544,41 @@ fn speed_report() {
              {two:.0} seq/s; candle encoder (env threads) {candle:.0} seq/s"
         );
     }
+}
+
+/// The packed engine against the candle encoder on a real model directory
+/// (`VERBOVKA_MODEL_DIR`, default `models/default`) and real dev texts.
+#[test]
+#[ignore]
+fn packed_engine_matches_candle_on_a_real_model() {
+    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let clf = TransformerClassifier::from_dir(&dir).unwrap();
+    let dev = std::fs::read_to_string("models/data/generated/dev.jsonl").unwrap();
+    let texts: Vec<String> = dev
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            v.get("text")
+                .and_then(|t| t.as_str())
+                .map(|t| verbovka::normalize(t).into_string())
+        })
+        .take(512)
+        .collect();
+    let rows: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| clf.text_encoder().encode(t).unwrap().0)
+        .collect();
+    let mut worst = 0f32;
+    for chunk in rows.chunks(32) {
+        let refs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
+        let a = clf.predict_ids(&refs).unwrap();
+        let b = clf.predict_ids_candle(&refs).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            for k in 0..3 {
+                worst = worst.max((x[k] - y[k]).abs());
+            }
+        }
+    }
+    println!("largest |packed - candle| logit difference: {worst}");
+    assert!(worst < 1e-4, "{worst}");
 }
