@@ -1,0 +1,278 @@
+"""verbovka vs ONNX Runtime vs PyTorch on the same model, posts and batching policy.
+
+Run through `benches/peers/run.sh` (creates the venv, builds the Rust side, then calls this).
+
+    python harness.py --model DIR --posts POSTS.jsonl --server BIN [--reps 5] [--check 100]
+
+POSTS.jsonl comes from `dump_logits dump` (the bench corpus, normalised, verbovka's token ids
+and logits). Steps:
+1. HF tokenizers (Python) re-tokenise the normalised texts: ids must equal verbovka's.
+2. The model as an ONNX graph (onnx.helper) and as a PyTorch module; their logits must match
+   verbovka's to 1e-4 on the first `--check` posts (and are reported on all).
+3. Timing, in one process tree, alternating engines each repetition (rotating the order),
+   medians of `--reps`: each pass scores every post once. Batching policy for all: tokenise,
+   sort by token count, batches of 32; peers pad each batch to its longest post with a mask,
+   verbovka packs it. Threads: ONNX Runtime `intra_op_num_threads`, torch `set_num_threads`,
+   verbovka a rayon pool of that size (the model runs one batch per thread).
+4. FLOPs per post at the measured lengths, FMA peak (fma_peak.c), fraction of peak.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import peer_models  # noqa: E402
+
+BATCH = 32
+
+
+def loadavg():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def batches_of(id_rows):
+    order = sorted(range(len(id_rows)), key=lambda i: len(id_rows[i]))
+    return [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
+
+
+def padded(id_rows, idx, pad_id):
+    rows = [id_rows[i] if id_rows[i] else [pad_id] for i in idx]
+    t = max(len(r) for r in rows)
+    ids = np.full((len(rows), t), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), t), dtype=np.float32)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = r
+        mask[j, : len(r)] = 1.0
+    return ids, mask
+
+
+class Peer:
+    """Tokenise with HF tokenizers, then run batches through `forward(ids, mask)`."""
+
+    def __init__(self, tokenizer, max_len, pad_id, forward, workers=1, parallel_tokenize=False):
+        self.tok, self.max_len, self.pad_id = tokenizer, max_len, pad_id
+        self.forward, self.workers, self.parallel_tokenize = forward, workers, parallel_tokenize
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def tokenize(self, texts):
+        os.environ["TOKENIZERS_PARALLELISM"] = "true" if self.parallel_tokenize else "false"
+        enc = self.tok.encode_batch_fast(texts, add_special_tokens=False)
+        return [e.ids[: self.max_len] for e in enc]
+
+    def run_ids(self, id_rows):
+        jobs = [padded(id_rows, idx, self.pad_id) for idx in batches_of(id_rows)]
+        if self.pool:
+            return list(self.pool.map(lambda j: self.forward(*j), jobs))
+        return [self.forward(*j) for j in jobs]
+
+    def run(self, texts):
+        return self.run_ids(self.tokenize(texts))
+
+
+def check(name, got, want, n_check):
+    diff = np.abs(np.asarray(got) - np.asarray(want))
+    head = float(diff[:n_check].max())
+    ok = head <= 1e-4
+    print(f"  {name:<28} max |Δlogit| first {n_check}: {head:.2e}  all {len(diff)}: {float(diff.max()):.2e}  {'OK' if ok else 'FAIL'}")
+    return ok
+
+
+def logits_in_order(peer, id_rows):
+    out = np.zeros((len(id_rows), 3), dtype=np.float32)
+    for idx, res in zip(batches_of(id_rows), peer.run_ids(id_rows)):
+        out[idx] = res
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--posts", required=True)
+    ap.add_argument("--server", required=True, help="path of the dump_logits binary")
+    ap.add_argument("--fma", help="path of the compiled fma_peak binary")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--check", type=int, default=100)
+    ap.add_argument("--json-out")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+
+    import onnxruntime as ort
+    import tokenizers
+    from tokenizers import Tokenizer
+
+    cfg, _ = peer_models.load(args.model)
+    posts = [json.loads(l) for l in open(args.posts, encoding="utf-8")]
+    texts = [p["norm"] for p in posts]
+    v_ids = [p["ids"] for p in posts]
+    v_logits = np.array([p["logits"] for p in posts], dtype=np.float32)
+    n = len(posts)
+    tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
+    pad_id = cfg["pad_id"]
+    print(f"posts: {n}, {sum(len(p['text'].encode()) for p in posts)} bytes; load {loadavg()}")
+    print(f"python {platform.python_version()}, onnxruntime {ort.__version__}, tokenizers {tokenizers.__version__}, numpy {np.__version__}")
+
+    # verbovka's timing server (started before anything forks threads in this process)
+    server = subprocess.Popen(
+        [args.server, "serve", args.model, args.posts],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ready = json.loads(server.stdout.readline())
+    assert ready.get("ready"), ready
+
+    # 1. tokenisation agrees
+    hf_ids = [e.ids[: cfg["max_len"]] for e in tok.encode_batch_fast(texts, add_special_tokens=False)]
+    same = sum(a == b for a, b in zip(hf_ids, v_ids))
+    print(f"HF tokenizers ids == verbovka ids: {same}/{n}")
+
+    # 2. peers, and correctness
+    onnx_model = peer_models.build_onnx(args.model)
+    onnx_bytes = onnx_model.SerializeToString()
+    onnx_path = os.path.join(os.path.dirname(args.posts), "verbovka_peer.onnx")
+    with open(onnx_path, "wb") as f:
+        f.write(onnx_bytes)
+
+    def ort_session(threads):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        s = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+        return lambda ids, mask: s.run(["logits"], {"ids": ids, "mask": mask})[0]
+
+    mk = lambda fwd, **kw: Peer(tok, cfg["max_len"], pad_id, fwd, **kw)  # noqa: E731
+    engines = {}
+    engines["onnxruntime 1 thread"] = (1, mk(ort_session(1)))
+    engines["onnxruntime 2 threads"] = (2, mk(ort_session(2), parallel_tokenize=True))
+    engines["onnxruntime 2 workers×1"] = (2, mk(ort_session(1), workers=2, parallel_tokenize=True))
+    torch = None
+    if not args.no_torch:
+        import torch
+
+        enc = peer_models.torch_encoder(args.model)
+
+        def torch_fwd(threads):
+            def f(ids, mask):
+                if torch.get_num_threads() != threads:
+                    torch.set_num_threads(threads)
+                with torch.inference_mode():
+                    return enc(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+
+            return f
+
+        print(f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()})")
+        engines["pytorch 1 thread"] = (1, mk(torch_fwd(1)))
+        engines["pytorch 2 threads"] = (2, mk(torch_fwd(2), parallel_tokenize=True))
+
+    print("correctness vs verbovka (same token ids, padded batches of 32 vs verbovka's packed):")
+    ok = True
+    for name, (_, peer) in engines.items():
+        if "workers" in name:
+            continue
+        ok &= check(name, logits_in_order(peer, v_ids), v_logits, args.check)
+    if not ok:
+        print("peer logits do not match verbovka's: not timing")
+        sys.exit(1)
+
+    # 3. timing
+
+    def verbovka(mode, threads):
+        def f():
+            server.stdin.write(f"{mode} {threads}\n")
+            server.stdin.flush()
+            return json.loads(server.stdout.readline())["seconds"]
+
+        return f
+
+    timed = {}
+    for threads in (1, 2):
+        timed[f"verbovka forward {threads}t"] = (threads, "forward", verbovka("forward", threads))
+        timed[f"verbovka model {threads}t"] = (threads, "model", verbovka("model", threads))
+        timed[f"verbovka pipeline {threads}t"] = (threads, "pipeline", verbovka("pipeline", threads))
+    tok_ids = {}
+    for name, (threads, peer) in engines.items():
+        def fwd(peer=peer):
+            t0 = time.perf_counter()
+            peer.run_ids(v_ids)
+            return time.perf_counter() - t0
+
+        def full(peer=peer):
+            t0 = time.perf_counter()
+            peer.run(texts)
+            return time.perf_counter() - t0
+
+        timed[f"{name} forward"] = (threads, "forward", fwd)
+        timed[f"{name} model"] = (threads, "model", full)
+        tok_ids[name] = peer
+    for name, (_, _, f) in timed.items():  # warm-up
+        f()
+    results = {k: [] for k in timed}
+    loads = []
+    names = list(timed)
+    for rep in range(args.reps):
+        loads.append(os.getloadavg()[0])
+        k = rep % len(names)
+        for name in names[k:] + names[:k]:
+            results[name].append(timed[name][2]())
+    server.stdin.close()
+    server.wait()
+
+    # 4. FLOPs and peak
+    lens = np.array([max(len(r), 1) for r in v_ids])
+    flops = np.array([peer_models.flops_per_post(cfg, int(t)) for t in lens])
+    pad_lens = np.zeros(n)
+    for idx in batches_of(v_ids):
+        pad_lens[idx] = lens[idx].max()
+    flops_padded = np.array([peer_models.flops_per_post(cfg, int(t)) for t in pad_lens])
+    peak = {}
+    if args.fma:
+        for t in (1, 2):
+            peak[t] = float(subprocess.run([args.fma, str(t), "512"], capture_output=True, text=True, check=True).stdout)
+    mean_flops = float(flops.mean())
+    print()
+    print(f"tokens read per post: mean {lens.mean():.1f}, median {np.median(lens):.0f}, p90 {np.percentile(lens, 90):.0f}, max {lens.max()}; padded batches of 32 hold {pad_lens.sum() / lens.sum():.3f}× the tokens")
+    print(f"model FLOPs per post (useful, unpadded): mean {mean_flops / 1e6:.2f} MFLOP")
+    if peak:
+        print(f"FMA peak (fma_peak.c, 16 chains of 512-bit vfmadd, best of 5): 1 thread {peak[1]:.0f} GFLOP/s, 2 threads {peak[2]:.0f} GFLOP/s")
+    print(f"load average during timing (1 min): {', '.join(f'{l:.2f}' for l in loads)}; after: {loadavg()}")
+    print()
+    rows = []
+    for name, (threads, kind, _) in timed.items():
+        secs = statistics.median(results[name])
+        pps = n / secs
+        gflops = mean_flops * pps / 1e9
+        frac = gflops / peak[threads] if peak else float("nan")
+        rows.append(dict(engine=name, threads=threads, kind=kind, seconds=results[name], median_s=secs, posts_per_s=pps, gflops=gflops, peak_frac=frac))
+    best_peer_model = max((r for r in rows if not r["engine"].startswith("verbovka") and r["kind"] == "model"), key=lambda r: r["posts_per_s"])
+    best_peer_fwd = max((r for r in rows if not r["engine"].startswith("verbovka") and r["kind"] == "forward"), key=lambda r: r["posts_per_s"])
+    print(f"{'engine':<38} {'posts/s':>9} {'min..max':>17} {'GFLOP/s':>8} {'% peak':>7} {'÷ best peer':>11}")
+    for r in rows:
+        ref = best_peer_fwd if r["kind"] == "forward" else best_peer_model
+        lo, hi = n / max(r["seconds"]), n / min(r["seconds"])
+        label = r["engine"] if r["engine"].startswith("verbovka") else r["engine"]
+        print(f"{label:<38} {r['posts_per_s']:>9.0f} {lo:>8.0f}..{hi:<8.0f} {r['gflops']:>8.1f} {100 * r['peak_frac']:>6.1f}% {r['posts_per_s'] / ref['posts_per_s']:>10.2f}×")
+    print()
+    print("kinds: forward = pre-tokenised ids → logits; model = normalised text → tokenise → logits;")
+    print("       pipeline = raw text → normalise, rules, tokenise, model, fusion → verdict (verbovka only)")
+    print(f"best peer, model (tokenise + forward): {best_peer_model['engine']} {best_peer_model['posts_per_s']:.0f} posts/s")
+    vp = max((r for r in rows if r["kind"] == "pipeline"), key=lambda r: r["posts_per_s"])
+    print(f"verbovka full pipeline / best peer model-only: {vp['posts_per_s'] / best_peer_model['posts_per_s']:.2f}×")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(dict(posts=n, peak=peak, mean_flops=mean_flops, loads=loads, rows=rows), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# verbovka vs ONNX Runtime vs PyTorch on the shipped model. Usage, from the repository root:
+#   bash benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS]      (defaults: models/default 4000 5)
+# Env: VERBOVKA_PEERS_VENV (default /tmp/verbovka-peers), VERBOVKA_PEERS_NO_TORCH=1 to skip torch.
+# Writes only under $VERBOVKA_PEERS_WORK (default /tmp/verbovka-peers-work): the corpus posts
+# (from ../shared/corpora) never enter the repository.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+model="${1:-models/default}"
+n="${2:-4000}"
+reps="${3:-5}"
+venv="${VERBOVKA_PEERS_VENV:-/tmp/verbovka-peers}"
+work="${VERBOVKA_PEERS_WORK:-/tmp/verbovka-peers-work}"
+mkdir -p "$work"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q -r benches/peers/requirements.txt
+torch_flag=""
+if [ "${VERBOVKA_PEERS_NO_TORCH:-0}" = 1 ]; then
+  torch_flag="--no-torch"
+elif ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+  # The CPU wheel (~200 MB) when its index is reachable, else PyPI's default (CUDA) wheel, ~3 GB.
+  "$venv/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu \
+    || "$venv/bin/pip" install -q torch
+fi
+cargo build --release --example dump_logits
+cc -O2 -mavx512f -mfma -pthread benches/peers/fma_peak.c -o "$work/fma_peak"
+./target/release/examples/dump_logits dump "$model" "$n" "$work/posts.jsonl"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%FT%TZ)"
+"$venv/bin/python" benches/peers/harness.py --model "$model" --posts "$work/posts.jsonl" \
+  --server ./target/release/examples/dump_logits --fma "$work/fma_peak" --reps "$reps" \
+  --json-out "$work/results.json" $torch_flag
