@@ -141,7 +141,11 @@ pub struct Scores {
 impl Scores {
     /// Builds scores from an array in [`Category::ALL`] order.
     pub fn from_array(a: [f32; 3]) -> Self {
-        Scores { sabotage: a[0], reconnaissance: a[1], lure: a[2] }
+        Scores {
+            sabotage: a[0],
+            reconnaissance: a[1],
+            lure: a[2],
+        }
     }
 
     /// The scores as an array in [`Category::ALL`] order.

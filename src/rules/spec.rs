@@ -193,7 +193,10 @@ impl RuleSpec {
     /// Checks everything that can be checked without compiling regexes: unique ids, weights,
     /// roles that fit their scope, canonical keywords.
     pub fn validate(&self) -> Result<()> {
-        if !self.scoring.bias.is_finite() || self.scoring.counter_cap.is_nan() || self.scoring.counter_cap < 0.0 {
+        if !self.scoring.bias.is_finite()
+            || self.scoring.counter_cap.is_nan()
+            || self.scoring.counter_cap < 0.0
+        {
             return Err(Error::Config(format!(
                 "scoring: bias must be finite and counter_cap ≥ 0, got {:?}",
                 self.scoring
