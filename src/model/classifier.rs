@@ -12,6 +12,7 @@ use super::config::ModelConfig;
 use super::fast::FastEncoder;
 use super::nn::{pad_batch, Encoder, Pass};
 use super::tokenizer::TextEncoder;
+use crate::scoring::Calibration;
 use crate::{Classifier, Error, ModelOutput, Result};
 
 /// File names inside a model directory.
@@ -20,6 +21,8 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// See [`CONFIG_FILE`].
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Optional: fusion constants and thresholds fitted on dev (`examples/calibrate.rs`).
+pub const CALIBRATION_FILE: &str = "calibration.json";
 
 /// Default number of texts run through the encoder at once (candle is fastest at 8–32).
 pub const DEFAULT_BATCH: usize = 32;
@@ -47,6 +50,7 @@ pub struct TransformerClassifier {
     device: Device,
     batch_size: usize,
     parallel: bool,
+    calibration: Option<Calibration>,
 }
 
 fn model_err(origin: &str, message: impl Into<String>) -> Error {
@@ -77,7 +81,31 @@ impl TransformerClassifier {
         let config = read(CONFIG_FILE)?;
         let tokenizer = read(TOKENIZER_FILE)?;
         let weights = read(WEIGHTS_FILE)?;
-        Self::load(&config, &tokenizer, &weights, &origin)
+        let model = Self::load(&config, &tokenizer, &weights, &origin)?;
+        match std::fs::read(dir.join(CALIBRATION_FILE)) {
+            Ok(bytes) => model.with_calibration_json(&bytes, &origin),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(model),
+            Err(e) => Err(model_err(
+                &origin,
+                format!("cannot read {CALIBRATION_FILE}: {e}"),
+            )),
+        }
+    }
+
+    /// Attaches a calibration given as the contents of `calibration.json`.
+    pub fn with_calibration_json(self, json: &[u8], origin: &str) -> Result<Self> {
+        let c: Calibration = serde_json::from_slice(json)
+            .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+        c.validate()
+            .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+        Ok(self.with_calibration(Some(c)))
+    }
+
+    /// Attaches (or removes) the fusion constants and thresholds a detector should use with
+    /// this model.
+    pub fn with_calibration(mut self, calibration: Option<Calibration>) -> Self {
+        self.calibration = calibration;
+        self
     }
 
     /// Builds a classifier from the three files' contents.
@@ -143,6 +171,7 @@ impl TransformerClassifier {
             device,
             batch_size: DEFAULT_BATCH,
             parallel: true,
+            calibration: None,
         })
     }
 
@@ -237,5 +266,9 @@ impl Classifier for TransformerClassifier {
 
     fn name(&self) -> &str {
         &self.config.name
+    }
+
+    fn calibration(&self) -> Option<Calibration> {
+        self.calibration
     }
 }
