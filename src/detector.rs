@@ -105,9 +105,17 @@ impl DetectorBuilder {
     }
 }
 
-/// The embedded model when the `embedded-model` feature is on.
+/// The embedded model when the `embedded-model` feature is on, else none (rules only).
 fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
-    Ok(None)
+    #[cfg(feature = "embedded-model")]
+    {
+        let model = crate::model::TransformerClassifier::embedded()?;
+        Ok(Some(Arc::new(model)))
+    }
+    #[cfg(not(feature = "embedded-model"))]
+    {
+        Ok(None)
+    }
 }
 
 /// Normalised text and rule results of one post, before the model.

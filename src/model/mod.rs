@@ -7,11 +7,14 @@
 //!   three independent sigmoid outputs in [`crate::Category::ALL`] order).
 //! - [`train()`]: tokenizer + model training that writes a model directory with its model card.
 //!
-//! A model directory holds `config.json`, `tokenizer.json`, `model.safetensors` and `README.md`.
+//! A model directory holds `config.json`, `tokenizer.json`, `model.safetensors`, `README.md`
+//! and, once fitted on dev by `examples/calibrate.rs`, `calibration.json`.
 
 mod card;
 mod classifier;
 mod config;
+#[cfg(feature = "embedded-model")]
+mod embedded;
 mod fast;
 pub mod metrics;
 pub mod nn;
@@ -21,7 +24,8 @@ pub mod train;
 
 pub use card::{render_card, sha256_hex, today_utc};
 pub use classifier::{
-    sigmoid, TransformerClassifier, CONFIG_FILE, DEFAULT_BATCH, TOKENIZER_FILE, WEIGHTS_FILE,
+    sigmoid, TransformerClassifier, CALIBRATION_FILE, CONFIG_FILE, DEFAULT_BATCH, TOKENIZER_FILE,
+    WEIGHTS_FILE,
 };
 pub use config::{Activation, ModelConfig};
 pub use rng::Rng;
