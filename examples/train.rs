@@ -6,7 +6,7 @@
 //! ```
 //! Other options: `--pretrain-steps N`, `--vocab N`, `--d-model N`, `--layers N`, `--heads N`,
 //! `--ff N`, `--max-len N`, `--activation relu|quick_gelu|gelu_erf|gelu`, `--batch N`, `--lr X`,
-//! `--dropout X`, `--token-dropout X`, `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
+//! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
 //! `--name NAME`.
 //!
 //! Speed: sets `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (each worker thread runs candle
@@ -81,6 +81,8 @@ fn main() {
             "--patience" => o.patience = parse(&a, args.next()),
             "--evals-per-epoch" => o.evals_per_epoch = parse(&a, args.next()),
             "--token-dropout" => o.token_dropout = parse(&a, args.next()),
+            "--label-smoothing" => o.label_smoothing = parse(&a, args.next()),
+            "--weight-decay" => o.weight_decay = parse(&a, args.next()),
             "--corpus-lines" => o.corpus_lines_per_file = parse(&a, args.next()),
             "--max-train" => o.max_train = Some(parse(&a, args.next())),
             "-h" | "--help" => {

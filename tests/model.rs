@@ -582,3 +582,87 @@ fn packed_engine_matches_candle_on_a_real_model() {
     println!("largest |packed - candle| logit difference: {worst}");
     assert!(worst < 1e-4, "{worst}");
 }
+
+/// Prints the dev items a model gets most wrong (a debugging aid):
+/// `VERBOVKA_MODEL_DIR=DIR cargo test --release --test model -- --ignored --nocapture worst`.
+#[test]
+#[ignore]
+fn worst_dev_errors() {
+    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let clf = TransformerClassifier::from_dir(&dir).unwrap();
+    let dev = std::fs::read_to_string("models/data/generated/dev.jsonl").unwrap();
+    let items: Vec<serde_json::Value> = dev
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let texts: Vec<String> = items
+        .iter()
+        .map(|v| verbovka::normalize(v["text"].as_str().unwrap_or("")).into_string())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let probs = clf.probabilities(&refs).unwrap();
+    let mut errs: Vec<(f32, usize)> = Vec::new();
+    let mut by_tag: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for (i, p) in probs.iter().enumerate() {
+        let label = items[i]["label"].as_str().unwrap_or("");
+        let gold = ["sabotage", "reconnaissance", "lure"]
+            .iter()
+            .position(|c| *c == label);
+        let err = match gold {
+            None => p.iter().copied().fold(0.0, f32::max),
+            Some(g) => 1.0 - p[g],
+        };
+        errs.push((err, i));
+        for t in items[i]["tags"].as_array().into_iter().flatten() {
+            let e = by_tag
+                .entry(format!("{label}/{}", t.as_str().unwrap_or("")))
+                .or_default();
+            e.0 += 1;
+            e.1 += usize::from(err > 0.5);
+        }
+    }
+    errs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (err, i) in errs.iter().take(40) {
+        let t: String = items[*i]["text"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
+        println!(
+            "{err:.2} [{}] {:?} {:?} {}",
+            items[*i]["label"],
+            items[*i]["family"],
+            probs[*i],
+            t.replace('\n', " ")
+        );
+    }
+    for (tag, (n, e)) in by_tag {
+        if e > 0 {
+            println!("{tag}: {e}/{n} wrong at 0.5");
+        }
+    }
+}
+
+#[test]
+fn tokenizer_training_is_deterministic_and_keeps_special_ids() {
+    let corpus: Vec<String> = TEXTS
+        .iter()
+        .cycle()
+        .take(200)
+        .enumerate()
+        .map(|(i, s)| format!("{s} {}", i % 7))
+        .collect();
+    let a = train_tokenizer(corpus.iter(), 80).unwrap();
+    let b = train_tokenizer(corpus.iter(), 80).unwrap();
+    assert_eq!(a.to_string(false).unwrap(), b.to_string(false).unwrap());
+    for (i, t) in ["<pad>", "<unk>", "<mask>"].iter().enumerate() {
+        assert_eq!(a.token_to_id(t), Some(i as u32), "{t}");
+    }
+    let enc = a.encode("<mask> подожги шкаф", false).unwrap();
+    assert_eq!(
+        enc.get_ids()[0],
+        2,
+        "special token not matched as one piece"
+    );
+}

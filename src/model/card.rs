@@ -201,15 +201,17 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
         s += &format!("```sh\n{}\n```\n\n", r.options.command);
     }
     s += &format!(
-        "Seed {}, batch {}, AdamW (peak lr {}, warm-up, cosine decay), dropout {}, token \
-         deletion {}, up to {} epochs of {} steps, dev loss checked {} times per epoch; early \
+        "Seed {}, batch {}, AdamW (peak lr {}, weight decay {}, warm-up, cosine decay), dropout \
+         {}, token deletion {}, label smoothing {}, up to {} epochs of {} steps, dev loss checked {} times per epoch; early \
          stopping kept the weights of step {} (epoch {:.2}). Masked-LM pretraining: {}. Wall \
          time {:.1} min on 2 CPU cores.\n\n",
         r.options.seed,
         r.options.batch_size,
         r.options.learning_rate,
+        r.options.weight_decay,
         r.options.dropout,
         r.options.token_dropout,
+        r.options.label_smoothing,
         r.options.epochs,
         r.steps_per_epoch,
         r.evals_per_epoch,

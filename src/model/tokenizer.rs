@@ -1,7 +1,7 @@
 //! Tokenizer: training (Unigram over normalised text) and encoding with truncation.
 
 use tokenizers::models::unigram::{Unigram, UnigramTrainerBuilder};
-use tokenizers::models::TrainerWrapper;
+use tokenizers::models::{ModelWrapper, TrainerWrapper};
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::punctuation::Punctuation;
@@ -49,7 +49,53 @@ where
         .map_err(tok_err)?;
     let mut trainer: TrainerWrapper = trainer.into();
     tokenizer.train(&mut trainer, texts).map_err(tok_err)?;
+    canonicalize(&mut tokenizer)?;
     Ok(tokenizer)
+}
+
+/// Makes piece ids independent of the trainer's float-summation order: the Unigram trainer
+/// sums in hash-map order, so two identical runs give scores differing around 1e-14 and
+/// hundreds of tied pieces in a different order (different ids, different weights). Scores
+/// are rounded to 1e-9, the trainer's filler characters share one score, and pieces are
+/// sorted by (score desc, piece); specials keep ids 0, 1, 2.
+fn canonicalize(tokenizer: &mut Tokenizer) -> Result<()> {
+    let ModelWrapper::Unigram(model) = tokenizer.get_model() else {
+        return Ok(());
+    };
+    let specials = [PAD, UNK, MASK];
+    let mut head: Vec<(String, f64)> = Vec::new();
+    let mut rest: Vec<(String, f64)> = Vec::new();
+    for (piece, score) in model.iter() {
+        if specials.contains(&piece.as_str()) {
+            head.push((piece.clone(), *score));
+        } else {
+            rest.push((piece.clone(), (score * 1e9).round() / 1e9));
+        }
+    }
+    // Characters the trainer must keep but its EM never scored get `min + k·1e-4` in
+    // hash-set order; give them all the band's lowest score so only the piece decides order.
+    let min_multi = rest
+        .iter()
+        .filter(|(p, _)| p.chars().count() > 1)
+        .map(|(_, s)| *s)
+        .fold(f64::INFINITY, f64::min);
+    let band_min = rest
+        .iter()
+        .map(|(_, s)| *s)
+        .filter(|s| *s < min_multi)
+        .fold(f64::INFINITY, f64::min);
+    for (p, score) in rest.iter_mut() {
+        if *score < min_multi && p.chars().count() == 1 {
+            *score = (band_min * 1e3).floor() / 1e3;
+        }
+    }
+    head.sort_by_key(|(p, _)| specials.iter().position(|s| s == p));
+    rest.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let unk = head.iter().position(|(p, _)| p == UNK);
+    head.extend(rest);
+    let model = Unigram::from(head, unk, false).map_err(tok_err)?;
+    tokenizer.with_model(model);
+    Ok(())
 }
 
 fn pre_tokenizer() -> Sequence {
