@@ -13,11 +13,13 @@
 //! * `counter`  = Σ weights of the negative rules that fired (news, warning, reported speech,
 //!   legitimate context), at most `counter_cap` from the rule file, so that no amount of news
 //!   vocabulary can hide an ad entirely;
-//! * `E(c)` = `core(c) + min(support, core(c)) − counter` for sabotage and reconnaissance, and
-//!   `core(c) + support − counter` for lure.
+//! * `E(c)` = `g·core(c) + min(support, core(c)) − counter` for sabotage and reconnaissance,
+//!   with `g = min(1, ½ + support/2)`, and `core(c) + support − counter` for lure.
 //!
 //! Support counts for sabotage and reconnaissance only as far as there is evidence specific to
-//! them: "paid at once, DM me" alone is at most a lure, never sabotage. A rule that does not
+//! them: "paid at once, DM me" alone is at most a lure, never sabotage. And an ad offers
+//! something or names a way to answer: targets and actions with no support at all (as in a
+//! news report) count half. A rule that does not
 //! fire adds nothing, and `E(c)` is monotone in every positive weight.
 //!
 //! # Scores
@@ -71,12 +73,14 @@ pub fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
     let support = total(3);
     let evidence = Category::ALL.map(|c| {
         let core = total(c.index());
-        let shared = if c == Category::Lure {
-            support
+        if c == Category::Lure {
+            core + support - counter
         } else {
-            support.min(core)
-        };
-        core + shared - counter
+            // An ad offers something or names a way to answer; without any support,
+            // targets and actions alone (as in news) count half.
+            let gate = (0.5 + support / 2.0).min(1.0);
+            gate * core + support.min(core) - counter
+        }
     });
     RuleEvidence { evidence, counter }
 }
@@ -237,6 +241,8 @@ pub struct CalibrationFit {
     pub calibration: Calibration,
     /// Macro F1 over the three categories (exact label).
     pub macro_f1: f32,
+    /// Binary F1: any category against benign.
+    pub binary_f1: f32,
     /// Share of hard negatives flagged.
     pub hard_fpr: f32,
     /// Share of other benign items flagged.
@@ -305,6 +311,7 @@ fn evaluate_fit(
     let thresholds = Thresholds(th);
     let (mut tp, mut fp, mut fneg) = ([0usize; 3], [0usize; 3], [0usize; 3]);
     let (mut hard, mut hard_flagged, mut bg, mut bg_flagged) = (0usize, 0usize, 0usize, 0usize);
+    let (mut btp, mut bfp, mut bfn) = (0usize, 0usize, 0usize);
     for (it, s) in items.iter().zip(scores) {
         let pred = thresholds.label(*s);
         if let Some(g) = it.gold.category() {
@@ -318,6 +325,12 @@ fn evaluate_fit(
             if it.gold.category() != Some(p) {
                 fp[p.index()] += 1;
             }
+        }
+        match (it.gold != Label::Benign, pred != Label::Benign) {
+            (true, true) => btp += 1,
+            (false, true) => bfp += 1,
+            (true, false) => bfn += 1,
+            (false, false) => {}
         }
         if it.gold == Label::Benign {
             let flagged = usize::from(pred != Label::Benign);
@@ -342,6 +355,7 @@ fn evaluate_fit(
     CalibrationFit {
         calibration: Calibration { fusion, thresholds },
         macro_f1: (f1(0) + f1(1) + f1(2)) / 3.0,
+        binary_f1: if btp == 0 { 0.0 } else { 2.0 * btp as f32 / (2 * btp + bfp + bfn) as f32 },
         hard_fpr: rate(hard_flagged, hard),
         background_fpr: rate(bg_flagged, bg),
     }
@@ -409,8 +423,8 @@ keywords = ["задержан"]
         assert_eq!(ad.evidence, [4.5, 0.0, 1.0]);
         let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
         assert_eq!(news.evidence, [2.5, -2.0, -1.0]);
-        // A rule counts once (`find` reports each rule once).
-        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 2.0);
+        // Without any support (no payment, contact, ...), an action alone counts half.
+        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 1.0);
     }
 
     #[test]
