@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Modes of `serve` (each pass scores every post of POSTS.jsonl once, on a rayon pool of
-//! THREADS threads, timed inside this process, model already loaded and warmed):
+//! THREADS threads, timed inside this process — wall and CPU seconds — model already loaded
+//! and warmed):
 //! - `forward`: `predict_ids` on pre-tokenised, length-sorted batches of 32 (the model alone);
 //! - `model`: `TransformerClassifier::predict` on the normalised texts (tokenise + model);
 //! - `pipeline`: `Detector::score_batch` with the model on the raw texts (normalise, rules,
@@ -87,6 +88,17 @@ fn dump(dir: &str, n: &str, out: &str) -> Res<()> {
     Ok(())
 }
 
+/// CPU time of this process so far (user + system, all threads).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn serve(dir: &str, path: &str) -> Res<()> {
     let model = TransformerClassifier::from_dir(dir)?;
     let text = std::fs::read_to_string(path)?;
@@ -113,12 +125,12 @@ fn serve(dir: &str, path: &str) -> Res<()> {
     let pools: Vec<rayon::ThreadPool> = (1..=2)
         .map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build())
         .collect::<Result<_, _>>()?;
-    let run = |mode: &str, threads: usize| -> Res<f64> {
+    let run = |mode: &str, threads: usize| -> Res<(f64, f64)> {
         use rayon::prelude::*;
         let pool = pools
             .get(threads.wrapping_sub(1))
             .ok_or("threads must be 1 or 2")?;
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_seconds());
         pool.install(|| -> Res<()> {
             match mode {
                 "forward" => {
@@ -138,7 +150,7 @@ fn serve(dir: &str, path: &str) -> Res<()> {
             }
             Ok(())
         })?;
-        Ok(t0.elapsed().as_secs_f64())
+        Ok((t0.elapsed().as_secs_f64(), cpu_seconds() - c0))
     };
     for mode in ["forward", "model", "pipeline"] {
         run(mode, 2)?;
@@ -151,10 +163,10 @@ fn serve(dir: &str, path: &str) -> Res<()> {
         let (Some(mode), Some(threads)) = (it.next(), it.next()) else {
             break;
         };
-        let secs = run(mode, threads.parse()?)?;
+        let (secs, cpu) = run(mode, threads.parse()?)?;
         println!(
             "{}",
-            serde_json::json!({"mode": mode, "threads": threads.parse::<usize>()?, "seconds": secs})
+            serde_json::json!({"mode": mode, "threads": threads.parse::<usize>()?, "seconds": secs, "cpu_seconds": cpu})
         );
         std::io::stdout().flush()?;
     }

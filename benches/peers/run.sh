@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # verbovka vs ONNX Runtime vs PyTorch on the shipped model. Usage, from the repository root:
-#   bash benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS]      (defaults: models/default 4000 5)
+#   bash benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS] [harness options...]
+#   (defaults: models/default 4000 5; e.g. `--server-alt /path/to/other/dump_logits` times a
+#   second verbovka build, from a modified src/, alongside in the same run)
 # Env: VERBOVKA_PEERS_VENV (default /tmp/verbovka-peers), VERBOVKA_PEERS_NO_TORCH=1 to skip torch.
 # Writes only under $VERBOVKA_PEERS_WORK (default /tmp/verbovka-peers-work): the corpus posts
 # (from ../shared/corpora) never enter the repository.
@@ -31,4 +33,4 @@ cc -O2 -mavx512f -mfma -pthread benches/peers/fma_peak.c -o "$work/fma_peak"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%FT%TZ)"
 "$venv/bin/python" benches/peers/harness.py --model "$model" --posts "$work/posts.jsonl" \
   --server ./target/release/examples/dump_logits --fma "$work/fma_peak" --reps "$reps" \
-  --json-out "$work/results.json" $torch_flag
+  --json-out "$work/results.json" $torch_flag "${@:4}"
