@@ -38,7 +38,7 @@
 //! HTML pages hold at most 1,000 messages each (Telegram Desktop's page size) and are parsed
 //! one page at a time with `scraper` (html5ever).
 
-mod date;
+pub(crate) mod date;
 mod html;
 mod json;
 
