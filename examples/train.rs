@@ -4,10 +4,12 @@
 //! cargo run --release --example train -- --data models/data/generated \
 //!     --corpora ../shared/corpora --out models/default [--epochs N] [--seed S]
 //! ```
-//! Other options: `--pretrain-steps N`, `--vocab N`, `--d-model N`, `--layers N`, `--heads N`,
-//! `--ff N`, `--max-len N`, `--activation relu|quick_gelu|gelu_erf|gelu`, `--batch N`, `--lr X`,
-//! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
-//! `--name NAME`.
+//! Defaults are the shipped model's settings. Other options: `--pretrain-steps N`, `--vocab N`,
+//! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
+//! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
+//! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`,
+//! `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
+//! `--name NAME`, `--card-notes FILE` (Markdown appended to the model card).
 //!
 //! Speed: sets `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (each worker thread runs candle
 //! single-threaded on its share of the batch) and tunes glibc malloc, which TECH-NOTES measured
@@ -85,15 +87,19 @@ fn main() {
             "--weight-decay" => o.weight_decay = parse(&a, args.next()),
             "--corpus-lines" => o.corpus_lines_per_file = parse(&a, args.next()),
             "--max-train" => o.max_train = Some(parse(&a, args.next())),
+            "--card-notes" => {
+                let path: String = parse(&a, args.next());
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| die(&format!("--card-notes {path}: {e}")));
+                o.card_notes = Some(text);
+            }
             "-h" | "--help" => {
-                println!(
-                    "{}",
-                    include_str!("train.rs")
-                        .lines()
-                        .take(14)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
+                let doc: Vec<&str> = include_str!("train.rs")
+                    .lines()
+                    .take_while(|l| l.starts_with("//!"))
+                    .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+                    .collect();
+                println!("{}", doc.join("\n"));
                 return;
             }
             other => die(&format!("unknown argument `{other}` (see --help)")),

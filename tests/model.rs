@@ -101,10 +101,11 @@ fn every_trainable_tensor_gets_a_nonzero_gradient() {
         let loss = classification_loss(&encoder, &refs, &targets, 0, &mut pass).unwrap();
         let grads = loss.backward().unwrap();
         let data = varmap.data().lock().unwrap();
-        assert!(
-            data.len() >= 2 + 2 * 6 + 2 + 1,
-            "expected all parameters, got {}",
-            data.len()
+        let per_layer = 8 + if bias { 4 } else { 0 };
+        assert_eq!(
+            data.len(),
+            2 + cfg.n_layers * per_layer + 2 + 2,
+            "parameter count"
         );
         for (name, var) in data.iter() {
             let g = grads
@@ -665,4 +666,29 @@ fn tokenizer_training_is_deterministic_and_keeps_special_ids() {
         2,
         "special token not matched as one piece"
     );
+}
+
+#[cfg(feature = "embedded-model")]
+#[test]
+fn embedded_model_loads_and_tells_obvious_posts_apart() {
+    let t = std::time::Instant::now();
+    let clf = TransformerClassifier::embedded().unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!(ms < 2_000.0, "construction took {ms:.0} ms");
+    assert!(clf.config().thresholds.is_some());
+    assert!(!clf.name().is_empty());
+    let posts = [
+        "Нужны люди: поджечь релейный шкаф на железной дороге и снять на видео, оплата 500$ в крипте, пиши в бот",
+        "Шукаємо людей: фотографувати колони техніки та ППО, надсилати координати. Оплата щодня",
+        "Рецепт борщу від бабусі: буряк, капуста, картопля, трохи часнику",
+    ];
+    let texts: Vec<String> = posts
+        .iter()
+        .map(|p| verbovka::normalize(p).into_string())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let p = clf.probabilities(&refs).unwrap();
+    assert!(p[0][0] > 0.5, "sabotage post: {:?}", p[0]);
+    assert!(p[1][1] > 0.5, "reconnaissance post: {:?}", p[1]);
+    assert!(p[2].iter().all(|x| *x < 0.5), "recipe: {:?}", p[2]);
 }

@@ -55,11 +55,11 @@ pub struct ModelConfig {
 }
 
 impl Default for ModelConfig {
-    /// The shipped size: 2 layers × d128, 4 heads, ff 512, 128 tokens, ReLU, 12k vocabulary.
+    /// The shipped size: 2 layers × d128, 4 heads, ff 512, 128 tokens, ReLU, 8k vocabulary.
     fn default() -> Self {
         ModelConfig {
             name: "verbovka-small-v1".to_string(),
-            vocab_size: 12_000,
+            vocab_size: 8_000,
             d_model: 128,
             n_layers: 2,
             n_heads: 4,

@@ -166,6 +166,9 @@ pub struct TrainOptions {
     pub max_train: Option<usize>,
     /// The command line, for the model card.
     pub command: String,
+    /// Extra Markdown appended to the model card under "Notes" (e.g. how the settings were
+    /// chosen).
+    pub card_notes: Option<String>,
 }
 
 impl Default for TrainOptions {
@@ -175,23 +178,24 @@ impl Default for TrainOptions {
             corpora_dir: None,
             out_dir: PathBuf::from("models/default"),
             model: ModelConfig::default(),
-            epochs: 8,
+            epochs: 6,
             evals_per_epoch: 4,
             patience: 3,
-            token_dropout: 0.1,
-            label_smoothing: 0.0,
+            token_dropout: 0.15,
+            label_smoothing: 0.1,
             seed: 42,
             batch_size: 32,
-            learning_rate: 1e-3,
-            weight_decay: 0.01,
+            learning_rate: 5e-4,
+            weight_decay: 0.05,
             warmup_fraction: 0.05,
-            dropout: 0.1,
+            dropout: 0.2,
             clip_norm: 1.0,
             workers: 2,
             corpus_lines_per_file: 20_000,
             pretrain_steps: 0,
             max_train: None,
             command: String::new(),
+            card_notes: None,
         }
     }
 }
@@ -1004,7 +1008,12 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         },
     };
     let card_path = opts.out_dir.join("README.md");
-    let card = render_card(&report, corpora_readme.as_deref(), &today_utc());
+    let mut card = render_card(&report, corpora_readme.as_deref(), &today_utc());
+    if let Some(notes) = &opts.card_notes {
+        card += "\n## Notes\n\n";
+        card += notes.trim_end();
+        card += "\n";
+    }
     std::fs::write(&card_path, card).map_err(|e| Error::io(&card_path, e))?;
     Ok(report)
 }
