@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--check", type=int, default=100)
     ap.add_argument("--json-out")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--threads", type=int, choices=(1, 2), help="time only the engines with this many threads")
     args = ap.parse_args()
 
     import onnxruntime as ort
@@ -220,6 +221,8 @@ def main():
         timed[f"{name} forward"] = (threads, "forward", fwd)
         timed[f"{name} model"] = (threads, "model", full)
         tok_ids[name] = peer
+    if args.threads:
+        timed = {k: v for k, v in timed.items() if v[0] == args.threads}
     peak0 = {}
     if args.fma:
         for t in (1, 2):
