@@ -253,14 +253,15 @@ fn drop_emoji_between_letters(units: &mut Vec<Unit>) {
             while j < units.len() && is_emoji(units[j].c) {
                 j += 1;
             }
-            // Letters, or digits used as letters (`п0🔥дж`), on both sides; at least one a letter.
+            // Letters, or digits and `@` used as letters (`п0🔥дж`), on both sides. (Requiring a
+            // real letter on one side would break idempotence: `3` may become `з` only later.)
             let like = |c: char| is_letter(c) || digit_as_letter(c).is_some();
             let (b, a) = (
                 i.checked_sub(1).map(|k| units[k].c),
                 units.get(j).map(|u| u.c),
             );
             let drop = match (b, a) {
-                (Some(b), Some(a)) => like(b) && like(a) && (is_letter(b) || is_letter(a)),
+                (Some(b), Some(a)) => like(b) && like(a),
                 _ => false,
             };
             if drop {
