@@ -355,7 +355,11 @@ fn evaluate_fit(
     CalibrationFit {
         calibration: Calibration { fusion, thresholds },
         macro_f1: (f1(0) + f1(1) + f1(2)) / 3.0,
-        binary_f1: if btp == 0 { 0.0 } else { 2.0 * btp as f32 / (2 * btp + bfp + bfn) as f32 },
+        binary_f1: if btp == 0 {
+            0.0
+        } else {
+            2.0 * btp as f32 / (2 * btp + bfp + bfn) as f32
+        },
         hard_fpr: rate(hard_flagged, hard),
         background_fpr: rate(bg_flagged, bg),
     }
