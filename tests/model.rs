@@ -542,7 +542,7 @@ fn speed_report() {
         let two = rows.len() as f64 / t.elapsed().as_secs_f64();
         println!(
             "{len} tokens, batch 32: packed engine one thread {serial:.0} seq/s, two worker threads \
-             {two:.0} seq/s; candle encoder (env threads) {candle:.0} seq/s"
+             {two:.0} seq/s; candle encoder (threads per env) {candle:.0} seq/s"
         );
     }
 }

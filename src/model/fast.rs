@@ -131,7 +131,40 @@ impl FastEncoder {
     /// Logits for each row of token ids (each at most `max_len` ids; an empty row stands for
     /// one `pad_id` token, as in [`super::nn::pad_batch`]).
     pub(crate) fn forward(&self, rows: &[&[u32]], pad_id: u32) -> Result<Vec<[f32; 3]>> {
-        let d = self.d;
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.forward_with(rows, pad_id, &mut s),
+            Err(_) => self.forward_with(rows, pad_id, &mut Scratch::default()),
+        })
+    }
+
+    fn forward_with(&self, rows: &[&[u32]], pad_id: u32, s: &mut Scratch) -> Result<Vec<[f32; 3]>> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has every feature `forward_v4` is compiled for (checked above).
+            return unsafe { self.forward_v4(rows, pad_id, s) };
+        }
+        self.forward_impl(rows, pad_id, s)
+    }
+
+    /// [`Self::forward_impl`] compiled for AVX-512 (its element-wise loops vectorise 16 wide).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+    unsafe fn forward_v4(
+        &self,
+        rows: &[&[u32]],
+        pad_id: u32,
+        s: &mut Scratch,
+    ) -> Result<Vec<[f32; 3]>> {
+        self.forward_impl(rows, pad_id, s)
+    }
+
+    #[inline(always)]
+    fn forward_impl(&self, rows: &[&[u32]], pad_id: u32, s: &mut Scratch) -> Result<Vec<[f32; 3]>> {
         let pad = [pad_id];
         let rows: Vec<&[u32]> = rows
             .iter()
@@ -150,8 +183,28 @@ impl FastEncoder {
             offsets.push(n);
             n += r.len();
         }
-        let mut x = vec![0f32; n * d];
-        for (r, &o) in rows.iter().zip(&offsets) {
+        let t_max = rows.iter().map(|r| r.len()).max().unwrap_or(1);
+        self.forward_packed(&rows, &offsets, n, t_max, s)
+    }
+
+    #[inline(always)]
+    fn forward_packed(
+        &self,
+        rows: &[&[u32]],
+        offsets: &[usize],
+        n: usize,
+        t_max: usize,
+        s: &mut Scratch,
+    ) -> Result<Vec<[f32; 3]>> {
+        let d = self.d;
+        let [x, h, qkv, att, up, scores] = &mut s.bufs;
+        let x = grow(x, n * d);
+        let h = grow(h, n * d);
+        let qkv = grow(qkv, n * 3 * d);
+        let att = grow(att, n * d);
+        let up = grow(up, n * self.d_ff);
+        let scores = grow(scores, t_max * t_max.div_ceil(16) * 16);
+        for (r, &o) in rows.iter().zip(offsets) {
             for (j, &id) in r.iter().enumerate() {
                 let id = id as usize;
                 if id >= self.vocab {
@@ -168,29 +221,23 @@ impl FastEncoder {
                 }
             }
         }
-        let mut h = vec![0f32; n * d];
-        let mut qkv = vec![0f32; n * 3 * d];
-        let mut att = vec![0f32; n * d];
-        let mut up = vec![0f32; n * self.d_ff];
-        let t_max = rows.iter().map(|r| r.len()).max().unwrap_or(1);
-        let mut scores = vec![0f32; t_max * t_max];
         let scale = 1.0 / (self.head_dim as f32).sqrt();
         for layer in &self.layers {
-            layer_norm(&x, &mut h, &layer.ln1, d, self.eps);
-            linear(&h, &mut qkv, &layer.qkv, n, false)?;
-            for (r, &o) in rows.iter().zip(&offsets) {
-                self.attention(&qkv, &mut att, &mut scores, o, r.len(), scale)?;
+            layer_norm(x, h, &layer.ln1, d, self.eps);
+            linear(h, qkv, &layer.qkv, n, false)?;
+            for (r, &o) in rows.iter().zip(offsets) {
+                self.attention(qkv, att, scores, o, r.len(), scale)?;
             }
-            linear(&att, &mut x, &layer.out, n, true)?;
-            layer_norm(&x, &mut h, &layer.ln2, d, self.eps);
-            linear(&h, &mut up, &layer.up, n, false)?;
-            activate(&mut up, self.activation);
-            linear(&up, &mut x, &layer.down, n, true)?;
+            linear(att, x, &layer.out, n, true)?;
+            layer_norm(x, h, &layer.ln2, d, self.eps);
+            linear(h, up, &layer.up, n, false)?;
+            activate(up, self.activation);
+            linear(up, x, &layer.down, n, true)?;
         }
-        layer_norm(&x, &mut h, &self.final_ln, d, self.eps);
+        layer_norm(x, h, &self.final_ln, d, self.eps);
         let mut out = Vec::with_capacity(rows.len());
         let mut pooled = vec![0f32; d];
-        for (r, &o) in rows.iter().zip(&offsets) {
+        for (r, &o) in rows.iter().zip(offsets) {
             pooled.iter_mut().for_each(|v| *v = 0.0);
             for j in 0..r.len() {
                 for (p, v) in pooled.iter_mut().zip(&h[(o + j) * d..(o + j + 1) * d]) {
@@ -212,6 +259,7 @@ impl FastEncoder {
 
     /// Self-attention of one packed sequence (`t` tokens from row `o`), all heads, written into
     /// `att[o..o+t]`.
+    #[inline(always)]
     fn attention(
         &self,
         qkv: &[f32],
@@ -225,6 +273,8 @@ impl FastEncoder {
         let dh = self.head_dim;
         let rs = 3 * d;
         let base = o * rs;
+        // Score rows padded to a multiple of 16 so the softmax runs on whole vectors.
+        let ts = t.div_ceil(16) * 16;
         for head in 0..self.n_heads {
             let q = base + head * dh;
             let k = base + d + head * dh;
@@ -232,8 +282,8 @@ impl FastEncoder {
             // scores[t×t] = Q Kᵀ · scale
             matmul(
                 Mat {
-                    data: &mut scores[..t * t],
-                    rs: t,
+                    data: &mut scores[..t * ts],
+                    rs: ts,
                     cs: 1,
                 },
                 MatRef {
@@ -250,15 +300,8 @@ impl FastEncoder {
                 false,
                 scale,
             )?;
-            for row in scores[..t * t].chunks_mut(t) {
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut sum = 0.0;
-                for s in row.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let inv = 1.0 / sum;
-                row.iter_mut().for_each(|s| *s *= inv);
+            for row in scores[..t * ts].chunks_exact_mut(ts) {
+                softmax_row(row, t);
             }
             // att[t×dh] = P V
             matmul(
@@ -268,8 +311,8 @@ impl FastEncoder {
                     cs: 1,
                 },
                 MatRef {
-                    data: &scores[..t * t],
-                    rs: t,
+                    data: &scores[..t * ts],
+                    rs: ts,
                     cs: 1,
                 },
                 MatRef {
@@ -284,6 +327,26 @@ impl FastEncoder {
         }
         Ok(())
     }
+}
+
+/// Per-thread work buffers of [`FastEncoder::forward`], reused across calls (fresh multi-MB
+/// buffers each call cost page faults and zeroing). Every element a call reads it wrote first.
+#[derive(Default)]
+struct Scratch {
+    bufs: [Vec<f32>; 6],
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The first `n` elements of `v`, growing it when shorter (contents are stale: callers
+/// overwrite before reading).
+fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
 }
 
 /// A strided matrix view for [`matmul`]: element `(i, j)` at `data[i * rs + j * cs]`.
@@ -354,6 +417,7 @@ fn matmul(
 }
 
 /// `y (n×out) = [y +] x (n×in) · Wᵀ (+ b)`.
+#[inline(always)]
 fn linear(x: &[f32], y: &mut [f32], l: &FastLinear, n: usize, accumulate: bool) -> Result<()> {
     matmul(
         Mat {
@@ -385,17 +449,83 @@ fn linear(x: &[f32], y: &mut [f32], l: &FastLinear, n: usize, accumulate: bool) 
     Ok(())
 }
 
+#[inline(always)]
 fn layer_norm(x: &[f32], y: &mut [f32], (w, b): &(Vec<f32>, Vec<f32>), d: usize, eps: f32) {
-    for (xr, yr) in x.chunks(d).zip(y.chunks_mut(d)) {
-        let mean = xr.iter().sum::<f32>() / d as f32;
-        let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+    for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+        let mean = sum16(xr, |v| v) / d as f32;
+        let var = sum16(xr, |v| (v - mean) * (v - mean)) / d as f32;
         let inv = 1.0 / (var + eps).sqrt();
-        for k in 0..d {
-            yr[k] = (xr[k] - mean) * inv * w[k] + b[k];
+        for (((yv, xv), wv), bv) in yr.iter_mut().zip(xr).zip(w).zip(b) {
+            *yv = (xv - mean) * inv * wv + bv;
         }
     }
 }
 
+/// `Σ f(x)` with 16 independent accumulators, so the loop vectorises (a plain `sum()` of f32 is
+/// a serial chain of dependent adds: the compiler may not reorder float additions).
+#[inline(always)]
+fn sum16(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] += f(c[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().map(|&v| f(v)).sum::<f32>()
+}
+
+/// In-place softmax of the first `t` entries of `row` (its length a multiple of 16; the
+/// entries past `t` are overwritten with ~0).
+#[inline(always)]
+fn softmax_row(row: &mut [f32], t: usize) {
+    let mut mx = [f32::NEG_INFINITY; 16];
+    for (ci, c) in row.chunks_exact_mut(16).enumerate() {
+        for i in 0..16 {
+            if ci * 16 + i >= t {
+                c[i] = f32::NEG_INFINITY;
+            }
+            mx[i] = mx[i].max(c[i]);
+        }
+    }
+    let max = mx.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut acc = [0f32; 16];
+    for c in row.chunks_exact_mut(16) {
+        for i in 0..16 {
+            let e = exp_poly(c[i] - max);
+            c[i] = e;
+            acc[i] += e;
+        }
+    }
+    let inv = 1.0 / acc.iter().sum::<f32>();
+    row.iter_mut().for_each(|s| *s *= inv);
+}
+
+/// `e^x` for `x <= 0` without a libm call (vectorisable): Cephes `expf` range reduction
+/// `x = n·ln2 + r` and its degree-6 polynomial, relative error ~2e-7; inputs below -87 give
+/// ~1e-38 instead of a denormal.
+#[inline(always)]
+fn exp_poly(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_2e-4_f32;
+    p = p * r + 1.398_2e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    p = p * r * r + r + 1.0;
+    // 2^n by building the exponent bits: n + 1.5·2^23 puts n in the low mantissa bits
+    // (|n| < 2^22), no float→int conversion (which would not vectorise as cleanly).
+    let n_bits = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
+    p * f32::from_bits(n_bits.wrapping_add(127) << 23)
+}
+
+#[inline(always)]
 fn activate(x: &mut [f32], a: Activation) {
     match a {
         Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
