@@ -517,7 +517,7 @@ fn exp_poly(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes writes 5.0000001e-1, which is 0.5 in f32
     p = p * r * r + r + 1.0;
     // 2^n by building the exponent bits: n + 1.5·2^23 puts n in the low mantissa bits
     // (|n| < 2^22), no float→int conversion (which would not vectorise as cleanly).
