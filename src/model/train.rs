@@ -58,7 +58,7 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
 }
 
 /// The normalisation applied to every text before tokenisation (training and inference alike):
-/// [`crate::normalize`].
+/// [`crate::normalize()`].
 pub fn normalise(text: &str) -> String {
     crate::normalize(text).into_string()
 }
