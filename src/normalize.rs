@@ -74,15 +74,17 @@ pub fn normalize(text: &str) -> Normalized {
     map_lookalikes(&mut units, None);
     squeeze(&mut units, None);
     join_spaced_letters(&mut units);
-    collapse_spaces(&mut units);
     // Collapsing can line up singles that two spaces kept apart (`п о  д ж`); joining them
     // now keeps normalisation idempotent.
-    join_spaced_letters(&mut units);
+    if collapse_spaces(&mut units) {
+        join_spaced_letters(&mut units);
+    }
     build(units)
 }
 
-/// Last step: every run of white space becomes one space covering the whole run.
-fn collapse_spaces(units: &mut Vec<Unit>) {
+/// Last step: every run of white space becomes one space covering the whole run. Returns
+/// whether any run was longer than one.
+fn collapse_spaces(units: &mut Vec<Unit>) -> bool {
     let mut w = 0;
     for r in 0..units.len() {
         let u = units[r];
@@ -93,7 +95,9 @@ fn collapse_spaces(units: &mut Vec<Unit>) {
             w += 1;
         }
     }
+    let merged = w < units.len();
     units.truncate(w);
+    merged
 }
 
 /// One normalised character and the original byte range it came from.
