@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use verbovka::data::{load_background_file, load_jsonl};
 use verbovka::model::TransformerClassifier;
 use verbovka::rules::RuleSet;
-use verbovka::scoring::{fit_calibration, rule_evidence, CalibrationItem, CalibrationTargets};
+use verbovka::scoring::{analyse, fit_calibration, CalibrationItem, CalibrationTargets};
 use verbovka::{normalize, Classifier};
 
 const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X]";
@@ -68,7 +68,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             items.push(CalibrationItem {
                 gold: ex.label,
                 logits: o.logits,
-                evidence: rule_evidence(&rules, &rules.find(norm)),
+                evidence: analyse(&rules, norm).evidence,
                 hard: ex.has_tag("hard"),
             });
         }

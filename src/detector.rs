@@ -1,7 +1,7 @@
 //! The pipeline: normalise → rules → model → fuse → [`Verdict`].
 
-use crate::rules::{Hit, RuleSet};
-use crate::scoring::{self, Fusion, RuleEvidence, Thresholds};
+use crate::rules::RuleSet;
+use crate::scoring::{self, Fusion, RuleAnalysis, Thresholds};
 use crate::verdict::{Evidence, Verdict};
 use crate::{lang, normalize, Classifier, ModelOutput, Normalized, Result, Scores};
 use rayon::prelude::*;
@@ -121,8 +121,7 @@ fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
 /// Normalised text and rule results of one post, before the model.
 struct Prepared {
     norm: Normalized,
-    hits: Vec<Hit>,
-    evidence: RuleEvidence,
+    rules: RuleAnalysis,
 }
 
 impl Detector {
@@ -178,13 +177,8 @@ impl Detector {
 
     fn prepare(&self, text: &str) -> Prepared {
         let norm = normalize(text);
-        let hits = self.rules.find(norm.as_str());
-        let evidence = scoring::rule_evidence(&self.rules, &hits);
-        Prepared {
-            norm,
-            hits,
-            evidence,
-        }
+        let rules = scoring::analyse(&self.rules, norm.as_str());
+        Prepared { norm, rules }
     }
 
     /// Model outputs per text (`None` everywhere without a model). Texts are sorted by length
@@ -233,42 +227,49 @@ impl Detector {
     ) -> Verdict {
         let (scores, model_scores, truncated, model_error) = match model {
             Some(Ok(m)) => (
-                scoring::fused_scores(&self.fusion, m.logits, &p.evidence),
+                scoring::fused_scores(&self.fusion, m.logits, &p.rules.evidence),
                 Some(Scores::from_array(m.logits.map(scoring::sigmoid))),
                 m.truncated,
                 None,
             ),
             Some(Err(e)) => (
-                scoring::rule_scores(self.rules.scoring().bias, &p.evidence),
+                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
                 None,
                 false,
                 Some(e),
             ),
             None => (
-                scoring::rule_scores(self.rules.scoring().bias, &p.evidence),
+                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
                 None,
                 false,
                 None,
             ),
         };
         let evidence = p
+            .rules
             .hits
             .iter()
-            .filter_map(|h| {
+            .zip(&p.rules.factors)
+            .filter_map(|(h, &factor)| {
                 let rule = self.rules.rules().get(h.rule)?;
                 let span = p.norm.original_span(h.span)?;
+                let weight = rule.weight * factor;
+                let mut explain = rule.explain.clone();
+                if factor != 1.0 {
+                    explain.push_str(" (quoted in a news or warning context: counts less)");
+                }
                 Some(Evidence {
                     rule: rule.id.clone(),
                     category: rule.scope,
                     role: rule.role,
                     weight: if rule.role.is_negative() {
-                        -rule.weight
+                        -weight
                     } else {
-                        rule.weight
+                        weight
                     },
                     span,
                     text: span.slice(text).unwrap_or_default().to_string(),
-                    explain: rule.explain.clone(),
+                    explain,
                 })
             })
             .collect();

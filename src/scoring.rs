@@ -22,6 +22,11 @@
 //! news report) count half. A rule that does not
 //! fire adds nothing, and `E(c)` is monotone in every positive weight.
 //!
+//! Police memos and news quote the offers they warn about. When a news, warning or
+//! reported-speech rule fires outside quotation marks, every positive rule whose match lies
+//! inside `«…»`, `„…“`, `“…”` or `"…"` counts with `quoted_weight` (½ by default, from the
+//! rule file) of its weight; the evidence lists the reduced weight.
+//!
 //! # Scores
 //! Without a model, `score(c) = σ(bias + E(c))` with `bias` from the rule file (−3.5 by default:
 //! one weak cue stays below 0.1; action + target + payment + contact passes 0.9).
@@ -33,7 +38,7 @@
 //! The label is the category with the highest score if that score reaches its category's
 //! threshold, else `benign`; `risk` is the highest score.
 
-use crate::rules::{Hit, RuleSet};
+use crate::rules::{Hit, Role, RuleSet};
 use crate::{Category, Error, Label, Result, Scores};
 use serde::{Deserialize, Serialize};
 
@@ -46,21 +51,124 @@ pub struct RuleEvidence {
     pub counter: f32,
 }
 
-/// Sums rule hits into per-category evidence (see module docs).
-pub fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
+/// Rule results of one normalised text: what fired and what it adds up to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleAnalysis {
+    /// One hit per rule that fired.
+    pub hits: Vec<Hit>,
+    /// Per hit: the factor on its weight (1, or `quoted_weight` for reported quotes).
+    pub factors: Vec<f32>,
+    /// The evidence per category.
+    pub evidence: RuleEvidence,
+}
+
+/// Runs the rules over a normalised text and sums their evidence (see module docs).
+pub fn analyse(rules: &RuleSet, norm: &str) -> RuleAnalysis {
+    let hits = rules.find(norm);
+    let factors = quote_factors(rules, &hits, norm);
+    let evidence = rule_evidence(rules, &hits, &factors);
+    RuleAnalysis {
+        hits,
+        factors,
+        evidence,
+    }
+}
+
+/// Per hit, the factor on its weight: `quoted_weight` for a positive hit inside quotation
+/// marks when a news, warning or reported-speech rule fired outside any quotes, else 1.
+pub fn quote_factors(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<f32> {
+    let mut factors = vec![1.0; hits.len()];
+    let quoted = quoted_ranges(norm);
+    if quoted.is_empty() {
+        return factors;
+    }
+    let inside = |h: &Hit| {
+        quoted
+            .iter()
+            .any(|&(a, b)| a <= h.span.start && h.span.end <= b)
+    };
+    let framed = hits.iter().any(|h| {
+        rules.rules().get(h.rule).is_some_and(|r| {
+            matches!(r.role, Role::News | Role::Warning | Role::Reported) && !inside(h)
+        })
+    });
+    if framed {
+        for (f, h) in factors.iter_mut().zip(hits) {
+            let positive = rules
+                .rules()
+                .get(h.rule)
+                .is_some_and(|r| !r.role.is_negative());
+            if positive && inside(h) {
+                *f = rules.scoring().quoted_weight;
+            }
+        }
+    }
+    factors
+}
+
+/// Byte ranges strictly inside closed pairs of quotation marks: `«…»` (nested counted),
+/// `„…“`/`„…”`, `“…”` and straight `"…"`. An unclosed quote marks nothing.
+pub fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut guillemet: Option<(usize, usize)> = None; // (start, depth)
+    let mut curly: Option<(usize, char)> = None; // (start, opening mark)
+    let mut straight: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        let after = i + c.len_utf8();
+        match c {
+            '«' => match &mut guillemet {
+                Some((_, d)) => *d += 1,
+                None => guillemet = Some((after, 1)),
+            },
+            '»' => {
+                if let Some((start, d)) = &mut guillemet {
+                    *d -= 1;
+                    if *d == 0 {
+                        out.push((*start, i));
+                        guillemet = None;
+                    }
+                }
+            }
+            '„' if curly.is_none() => curly = Some((after, '„')),
+            '“' | '”' => match curly {
+                Some((start, opener)) if opener == '„' || c == '”' => {
+                    out.push((start, i));
+                    curly = None;
+                }
+                Some(_) => {}
+                None if c == '“' => curly = Some((after, '“')),
+                None => {}
+            },
+            '"' => match straight.take() {
+                Some(start) => out.push((start, i)),
+                None => straight = Some(after),
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sums rule hits into per-category evidence (see module docs); `factors` (one per hit, or
+/// empty for all 1) scale the hits' weights.
+pub fn rule_evidence(rules: &RuleSet, hits: &[Hit], factors: &[f32]) -> RuleEvidence {
     // Per (scope, role): the sum and the strongest weight. Scope slots 0..3 are the
     // categories, 3 is `any`; `find` yields each rule once.
     let mut sum = [[0f32; ROLES]; 4];
     let mut max = [[0f32; ROLES]; 4];
     let mut counter = 0f32;
-    for rule in hits.iter().filter_map(|h| rules.rules().get(h.rule)) {
+    for (k, h) in hits.iter().enumerate() {
+        let Some(rule) = rules.rules().get(h.rule) else {
+            continue;
+        };
+        let weight = rule.weight * factors.get(k).copied().unwrap_or(1.0);
         if rule.role.is_negative() {
-            counter += rule.weight;
+            counter += weight;
         } else {
             let slot = rule.scope.category().map_or(3, Category::index);
             let role = rule.role as usize;
-            sum[slot][role] += rule.weight;
-            max[slot][role] = max[slot][role].max(rule.weight);
+            sum[slot][role] += weight;
+            max[slot][role] = max[slot][role].max(weight);
         }
     }
     // Within a role, the strongest rule counts fully and the others half.
@@ -421,14 +529,45 @@ keywords = ["задержан"]
     #[test]
     fn support_is_gated_by_core() {
         let r = set();
-        let only_pay = rule_evidence(&r, &hits(&[2]));
+        let only_pay = rule_evidence(&r, &hits(&[2]), &[]);
         assert_eq!(only_pay.evidence, [0.0, 0.0, 1.0]);
-        let ad = rule_evidence(&r, &hits(&[0, 1, 2]));
+        let ad = rule_evidence(&r, &hits(&[0, 1, 2]), &[]);
         assert_eq!(ad.evidence, [4.5, 0.0, 1.0]);
-        let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
+        let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]), &[]);
         assert_eq!(news.evidence, [2.5, -2.0, -1.0]);
         // Without any support (no payment, contact, ...), an action alone counts half.
-        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 1.0);
+        assert_eq!(rule_evidence(&r, &hits(&[0]), &[]).evidence[0], 1.0);
+    }
+
+    #[test]
+    fn quoted_ranges_pair_marks() {
+        let text = "сказал «поджечь «авто»» и „оплата“ или “x” и \"y\" но «открыта";
+        let got: Vec<&str> = quoted_ranges(text).iter().map(|&(a, b)| &text[a..b]).collect();
+        assert_eq!(got, ["поджечь «авто»", "оплата", "x", "y"]);
+        assert!(quoted_ranges("» ” “ „").is_empty());
+    }
+
+    /// Quoted offer words count `quoted_weight` only when news/warning words frame them
+    /// from outside the quotes.
+    #[test]
+    fn quotes_discount_only_in_a_news_frame() {
+        let r = set();
+        // Factor per rule index: поджечь (0), авто (1), оплата (2), задержан (3).
+        let factors = |t: &str| {
+            let hits = r.find(t);
+            let mut by_rule = [f32::NAN; 4];
+            for (h, f) in hits.iter().zip(quote_factors(&r, &hits, t)) {
+                by_rule[h.rule] = f;
+            }
+            by_rule
+        };
+        let framed = factors("задержан за «поджечь авто, оплата сразу»");
+        assert_eq!(framed, [0.5, 0.5, 0.5, 1.0]);
+        assert_eq!(factors("«поджечь авто», оплата сразу")[..3], [1.0; 3]);
+        assert_eq!(factors("поджечь авто, оплата, «задержан»")[..3], [1.0; 3]);
+        let framed = analyse(&r, "задержан за «поджечь авто, оплата сразу»");
+        let plain = analyse(&r, "задержан за поджечь авто, оплата сразу");
+        assert!(framed.evidence.evidence[0] < plain.evidence.evidence[0]);
     }
 
     #[test]

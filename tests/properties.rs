@@ -82,9 +82,9 @@ proptest! {
         }
     }
 
-    /// Adding a positive rule's hit never lowers any category's evidence or fused score.
+    /// Adding a positive rule's hit (at any quote factor) never lowers any category's evidence or fused score.
     #[test]
-    fn scores_are_monotone_in_positive_rules(mask in any::<u64>(), extra in 0usize..64, m in -6f32..6.0) {
+    fn scores_are_monotone_in_positive_rules(mask in any::<u64>(), extra in 0usize..64, m in -6f32..6.0, q in 0f32..=1.0, qx in 0f32..=1.0) {
         let rules: &RuleSet = detector().rules();
         let n = rules.rules().len();
         let hit = |i: usize| verbovka::rules::Hit { rule: i, span: Span { start: 0, end: 1 } };
@@ -94,7 +94,11 @@ proptest! {
         prop_assume!(!base.iter().any(|h| h.rule == extra));
         let mut more = base.clone();
         more.push(hit(extra));
-        let (e0, e1) = (rule_evidence(rules, &base), rule_evidence(rules, &more));
+        // Hits may carry a quote factor in [0, 1] (see `scoring::quote_factors`).
+        let f0 = vec![q; base.len()];
+        let mut f1 = f0.clone();
+        f1.push(qx);
+        let (e0, e1) = (rule_evidence(rules, &base, &f0), rule_evidence(rules, &more, &f1));
         let f = Fusion::default();
         for c in 0..3 {
             prop_assert!(e1.evidence[c] >= e0.evidence[c] - 1e-6);

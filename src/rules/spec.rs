@@ -133,6 +133,15 @@ pub struct ScoringSpec {
     pub bias: f32,
     /// The most that counter-evidence (news, warnings, ...) can subtract.
     pub counter_cap: f32,
+    /// Factor on a positive rule's weight when its match lies inside quotation marks in a
+    /// text framed as news, a warning or reported speech (a rule of one of those roles fired
+    /// outside the quotes): police memos and news quote the offers they warn about.
+    #[serde(default = "default_quoted_weight")]
+    pub quoted_weight: f32,
+}
+
+fn default_quoted_weight() -> f32 {
+    0.5
 }
 
 impl Default for ScoringSpec {
@@ -140,6 +149,7 @@ impl Default for ScoringSpec {
         ScoringSpec {
             bias: -3.5,
             counter_cap: 6.0,
+            quoted_weight: default_quoted_weight(),
         }
     }
 }
@@ -196,9 +206,10 @@ impl RuleSpec {
         if !self.scoring.bias.is_finite()
             || self.scoring.counter_cap.is_nan()
             || self.scoring.counter_cap < 0.0
+            || !(0.0..=1.0).contains(&self.scoring.quoted_weight)
         {
             return Err(Error::Config(format!(
-                "scoring: bias must be finite and counter_cap ≥ 0, got {:?}",
+                "scoring: bias must be finite, counter_cap ≥ 0 and quoted_weight in [0, 1], got {:?}",
                 self.scoring
             )));
         }
