@@ -125,7 +125,8 @@ fn normalised(posts: &[String]) -> Vec<String> {
 mod tokenize {
     use super::*;
 
-    /// The model's tokenizer on normalised posts, one core (throughput: input bytes).
+    /// The model's tokenizer on normalised posts, one core (throughput: input bytes): the
+    /// fast path `TextEncoder::encode` uses, and `tokenizers`' own `encode_fast` (reference).
     pub fn bench(c: &mut Criterion) {
         let Some(model) = load_model() else { return };
         let posts = normalised(&corpus(2000));
@@ -136,6 +137,13 @@ mod tokenize {
             b.iter(|| {
                 for p in &posts {
                     black_box(enc.encode(p).ok());
+                }
+            })
+        });
+        g.bench_function("tokenizers encode_fast, reference (1 thread)", |b| {
+            b.iter(|| {
+                for p in &posts {
+                    black_box(enc.encode_reference(p).ok());
                 }
             })
         });
