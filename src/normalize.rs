@@ -23,18 +23,58 @@
 //! 6. every run of white space becomes one space (and step 5 runs once more on the result).
 //!
 //! Normalising is idempotent: `normalize(normalize(x).as_str())` equals `normalize(x)`.
+//!
+//! Cost: one pass over the text in the common case (a text on which steps 3–5 have nothing
+//! to do), every step in turn otherwise. The map takes 8 bytes per normalised byte (offsets
+//! are `u32`; a text of 4 GiB or more gets `usize` offsets, twice that).
 
 use crate::Span;
 use unicode_normalization::char::{compose, is_combining_mark};
 use unicode_normalization::UnicodeNormalization;
 
 /// A normalised text and its alignment to the original.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Normalized {
     text: String,
     /// For each byte of `text`: the original byte range of the character it came from.
-    src: Vec<(usize, usize)>,
+    src: SrcMap,
 }
+
+/// The per-byte alignment. Offsets are stored as `u32` (half the memory, and the map is
+/// written for every byte); an original of 4 GiB or more keeps `usize` offsets instead, so
+/// any `&str` is accepted.
+#[derive(Debug, Clone)]
+enum SrcMap {
+    Narrow(Vec<(u32, u32)>),
+    Wide(Vec<(usize, usize)>),
+}
+
+impl SrcMap {
+    fn len(&self) -> usize {
+        match self {
+            SrcMap::Narrow(v) => v.len(),
+            SrcMap::Wide(v) => v.len(),
+        }
+    }
+
+    /// The original range of normalised byte `i`.
+    fn get(&self, i: usize) -> Option<(usize, usize)> {
+        match self {
+            SrcMap::Narrow(v) => v.get(i).map(|&(a, b)| (a as usize, b as usize)),
+            SrcMap::Wide(v) => v.get(i).copied(),
+        }
+    }
+}
+
+impl PartialEq for Normalized {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+            && self.src.len() == other.src.len()
+            && (0..self.src.len()).all(|i| self.src.get(i) == other.src.get(i))
+    }
+}
+
+impl Eq for Normalized {}
 
 impl Normalized {
     /// The normalised text.
@@ -66,6 +106,11 @@ impl Normalized {
 
 /// Normalises `text`; see the [module documentation](self) for what that does.
 pub fn normalize(text: &str) -> Normalized {
+    fast::normalize(text).unwrap_or_else(|| normalize_fully(text))
+}
+
+/// Every step in turn, on a vector of [`Unit`]s.
+fn normalize_fully(text: &str) -> Normalized {
     let mut units = per_char(text);
     drop_emoji_between_letters(&mut units);
     // Squeezing before mapping lets look-alike decisions count letters as a second pass
@@ -110,13 +155,32 @@ struct Unit {
 
 fn build(units: Vec<Unit>) -> Normalized {
     let mut text = String::with_capacity(units.len() + units.len() / 2);
-    let mut src = Vec::with_capacity(text.capacity());
-    for u in units {
+    for u in &units {
         text.push(u.c);
-        for _ in 0..u.c.len_utf8() {
-            src.push((u.start, u.end));
-        }
     }
+    // Every offset is at most the original's length, which is at most the last unit's end.
+    let narrow = units
+        .iter()
+        .map(|u| u.end)
+        .max()
+        .is_none_or(|m| u32::try_from(m).is_ok());
+    let src = if narrow {
+        let mut src = Vec::with_capacity(text.len());
+        for u in &units {
+            for _ in 0..u.c.len_utf8() {
+                src.push((u.start as u32, u.end as u32));
+            }
+        }
+        SrcMap::Narrow(src)
+    } else {
+        let mut src = Vec::with_capacity(text.len());
+        for u in &units {
+            for _ in 0..u.c.len_utf8() {
+                src.push((u.start, u.end));
+            }
+        }
+        SrcMap::Wide(src)
+    };
     Normalized { text, src }
 }
 
@@ -543,6 +607,341 @@ fn worth_joining(units: &[Unit], words: &[(usize, usize)]) -> bool {
     cyr * 2 >= words.len() && cyr > 0 && words.iter().any(|w| units[w.0].c != first)
 }
 
+/// The common case in one pass: a text on which steps 3–5 would change nothing is cleaned
+/// character by character (step 1), with emoji between letters dropped (step 2) and white
+/// space collapsed (step 6) on the fly, writing the text and its map directly. Whenever
+/// another step might act — a combining mark, three identical letters in a row, a word mixing
+/// Cyrillic with a look-alike, digit or `@`, or what could be spaced-out letters — it gives up
+/// and [`normalize`] runs every step. (`tests::fast_path_agrees` checks the two agree.)
+mod fast {
+    use super::{
+        digit_as_letter, fold_letter, is_apostrophe, is_cyrillic, is_emoji, is_invisible,
+        is_letter, is_spacing_sep, is_word_char, lookalike, Normalized, SrcMap,
+    };
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+
+    /// The fast path cannot decide; run every step.
+    struct GiveUp;
+
+    /// What the later steps need to know about a cleaned character, as bits.
+    pub(super) type Class = u8;
+    /// [`is_word_char`].
+    const WORD: Class = 1;
+    /// [`is_letter`].
+    const LETTER: Class = 2;
+    /// [`is_cyrillic`].
+    const CYR: Class = 4;
+    /// A look-alike, digit or `@` that step 3 may map inside a Cyrillic word.
+    const MAPPABLE: Class = 8;
+    /// [`is_spacing_sep`].
+    const SEP: Class = 16;
+
+    pub(super) fn class_of(c: char) -> Class {
+        let mut k = 0;
+        if is_word_char(c) {
+            k |= WORD;
+        }
+        if is_letter(c) {
+            k |= LETTER;
+        }
+        if is_cyrillic(c) {
+            k |= CYR;
+        }
+        if lookalike(c).is_some() || digit_as_letter(c).is_some() {
+            k |= MAPPABLE;
+        }
+        if is_spacing_sep(c) {
+            k |= SEP;
+        }
+        k
+    }
+
+    /// [`class_of`] for ASCII, precomputed.
+    static ASCII: [Class; 128] = {
+        let mut t = [0; 128];
+        let mut i = 0;
+        while i < 128 {
+            let c = i as u8;
+            let mut k = 0;
+            if c.is_ascii_alphabetic() {
+                k |= WORD | LETTER;
+            }
+            if c.is_ascii_digit() || c == b'@' || c == b'\'' {
+                k |= WORD;
+            }
+            if matches!(
+                c,
+                b'a' | b'b'
+                    | b'c'
+                    | b'e'
+                    | b'h'
+                    | b'i'
+                    | b'k'
+                    | b'm'
+                    | b'n'
+                    | b'o'
+                    | b'p'
+                    | b'r'
+                    | b't'
+                    | b'u'
+                    | b'w'
+                    | b'x'
+                    | b'y'
+                    | b'0'
+                    | b'3'
+                    | b'4'
+                    | b'6'
+                    | b'@'
+            ) {
+                k |= MAPPABLE;
+            }
+            if matches!(
+                c,
+                b' ' | b'.' | b'-' | b'_' | b'*' | b'/' | b'|' | b'+' | b'~'
+            ) {
+                k |= SEP;
+            }
+            t[i] = k;
+            i += 1;
+        }
+        t
+    };
+
+    #[inline]
+    pub(super) fn class(c: char) -> Class {
+        match c as u32 {
+            n @ 0..=0x7F => ASCII[n as usize],
+            // Lower-case basic Cyrillic (`ё`, `ѐ`, `ѝ` are folded before they get here).
+            0x430..=0x44F | 0x452..=0x45C | 0x45E | 0x45F => WORD | LETTER | CYR,
+            _ => class_of(c),
+        }
+    }
+
+    /// The cheap letter-spacing check of `join_spaced_letters`, fed one character at a time.
+    /// Fed the collapsed stream it answers for both joins: collapsing only shortens gaps,
+    /// so it can only make the check fire earlier.
+    #[derive(Default)]
+    struct SpacingCheck {
+        word: u32,
+        gap: u32,
+        in_row: u32,
+    }
+
+    impl SpacingCheck {
+        /// Feeds one character; `Err` when four single characters stand in a row.
+        #[inline(always)]
+        fn feed(&mut self, k: Class) -> Result<(), GiveUp> {
+            if k & WORD != 0 {
+                if self.word == 0 && self.gap > 3 {
+                    self.in_row = 0;
+                }
+                self.word += 1;
+                self.gap = 0;
+            } else {
+                if self.word == 1 {
+                    self.in_row += 1;
+                    if self.in_row >= 4 {
+                        return Err(GiveUp);
+                    }
+                } else if self.word > 1 {
+                    self.in_row = 0;
+                }
+                self.word = 0;
+                self.gap += 1;
+                if k & SEP == 0 {
+                    self.in_row = 0;
+                }
+            }
+            Ok(())
+        }
+
+        fn finish(&self) -> Result<(), GiveUp> {
+            if self.word == 1 && self.in_row >= 3 {
+                Err(GiveUp)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    struct Writer {
+        text: String,
+        src: Vec<(u32, u32)>,
+        /// The last two characters before collapsing (for runs of identical letters).
+        prev: [char; 2],
+        /// The classes of the current word's characters, or-ed (0 outside words).
+        word: Class,
+        spacing: SpacingCheck,
+        /// A run of emoji not written yet: step 2 drops it if letter-like characters stand
+        /// on both sides; `emoji_after_letter` tells whether the character before it is one.
+        emoji: Vec<(char, u32, u32)>,
+        emoji_after_letter: bool,
+    }
+
+    /// Letter-like for step 2: a letter, or a digit or `@` that may stand for one.
+    fn letter_like(c: char) -> bool {
+        is_letter(c) || digit_as_letter(c).is_some()
+    }
+
+    impl Writer {
+        fn new(capacity: usize) -> Self {
+            Writer {
+                text: String::with_capacity(capacity),
+                src: Vec::with_capacity(capacity),
+                prev: ['\0'; 2],
+                word: 0,
+                spacing: SpacingCheck::default(),
+                emoji: Vec::new(),
+                emoji_after_letter: false,
+            }
+        }
+
+        /// One cleaned character that is not an emoji; `start..end` is its original range.
+        #[inline(always)]
+        fn push(&mut self, c: char, start: u32, end: u32) -> Result<(), GiveUp> {
+            if !self.emoji.is_empty() {
+                self.end_emoji(c)?;
+            }
+            self.write(c, class(c), start, end)
+        }
+
+        /// A run of emoji ends before `c`: drop it (step 2, `под🔥жог`) or write it.
+        #[cold]
+        fn end_emoji(&mut self, c: char) -> Result<(), GiveUp> {
+            if self.emoji_after_letter && letter_like(c) {
+                self.emoji.clear();
+                return Ok(());
+            }
+            self.flush_emoji()
+        }
+
+        /// Writes the pending emoji as they are.
+        fn flush_emoji(&mut self) -> Result<(), GiveUp> {
+            let run = std::mem::take(&mut self.emoji);
+            for &(c, start, end) in &run {
+                self.write(c, class(c), start, end)?;
+            }
+            self.emoji = run;
+            self.emoji.clear();
+            Ok(())
+        }
+
+        /// Steps 3–6 for one character of the cleaned stream.
+        #[inline(always)]
+        fn write(&mut self, c: char, k: Class, start: u32, end: u32) -> Result<(), GiveUp> {
+            // Step 4 would squeeze three identical letters.
+            if c == self.prev[1] && c == self.prev[0] && k & LETTER != 0 {
+                return Err(GiveUp);
+            }
+            if c == ' ' && self.prev[1] == ' ' {
+                // Step 6: the space covers the whole run.
+                if let Some(last) = self.src.last_mut() {
+                    last.1 = end;
+                }
+                return Ok(());
+            }
+            self.prev = [self.prev[1], c];
+            if k & WORD != 0 {
+                // Step 3 acts only on words with Cyrillic and something to map.
+                self.word |= k;
+                if self.word & (CYR | MAPPABLE) == CYR | MAPPABLE {
+                    return Err(GiveUp);
+                }
+            } else {
+                self.word = 0;
+            }
+            self.spacing.feed(k)?;
+            self.text.push(c);
+            let n = c.len_utf8();
+            self.src.extend_from_slice(&[(start, end); 4][..n]);
+            Ok(())
+        }
+
+        /// Step 1's clean-up of a character that is not plain ASCII or basic Cyrillic.
+        fn push_clean(&mut self, c: char, start: u32, end: u32) -> Result<(), GiveUp> {
+            if is_invisible(c) {
+                return Ok(());
+            }
+            if c as u32 >= 0x300 && is_combining_mark(c) {
+                return Err(GiveUp);
+            }
+            if is_emoji(c) {
+                if self.emoji.is_empty() {
+                    self.emoji_after_letter = letter_like(self.prev[1]);
+                }
+                self.emoji.push((c, start, end));
+                return Ok(());
+            }
+            let c = if c.is_whitespace() {
+                ' '
+            } else if is_apostrophe(c) {
+                '\''
+            } else {
+                fold_letter(c)
+            };
+            self.push(c, start, end)
+        }
+
+        /// Step 1 for a character outside the fast ranges.
+        #[cold]
+        fn push_other(&mut self, c: char, start: u32, end: u32) -> Result<(), GiveUp> {
+            let mut buf = [' '; 18];
+            let mut n = 0;
+            let mut put = |d: char| {
+                if let Some(slot) = buf.get_mut(n) {
+                    *slot = d;
+                }
+                n += 1;
+            };
+            if (c as u32) < 0x80 || (0x0400..=0x04FF).contains(&(c as u32)) {
+                c.to_lowercase().for_each(&mut put);
+            } else {
+                for d in std::iter::once(c).nfkc() {
+                    d.to_lowercase().for_each(&mut put);
+                }
+            }
+            // (No character decomposes into more than 18; the full path handles one that did.)
+            let Some(buf) = buf.get(..n) else {
+                return Err(GiveUp);
+            };
+            for &d in buf {
+                self.push_clean(d, start, end)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// The normalised text, or `None` when the full pipeline is needed.
+    pub(super) fn normalize(text: &str) -> Option<Normalized> {
+        // Offsets up to the text's length must fit in `u32`.
+        u32::try_from(text.len()).ok()?;
+        let mut w = Writer::new(text.len());
+        for (start, c) in text.char_indices() {
+            let (start, end) = (start as u32, (start + c.len_utf8()) as u32);
+            // ASCII and basic Cyrillic letters have no compatibility decomposition, and their
+            // lower case is arithmetic.
+            let f = match c as u32 {
+                0x41..=0x5A => (c as u8 + 32) as char,
+                0x20..=0x7E if c != '`' => c,
+                n @ 0x410..=0x42F => char::from_u32(n + 0x20).unwrap_or(c),
+                0x430..=0x44F | 0x452..=0x45F => c,
+                _ => {
+                    w.push_other(c, start, end).ok()?;
+                    continue;
+                }
+            };
+            w.push(f, start, end).ok()?;
+        }
+        w.flush_emoji().ok()?;
+        w.spacing.finish().ok()?;
+        Some(Normalized {
+            text: w.text,
+            src: SrcMap::Narrow(w.src),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,6 +991,86 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(n(input), want, "input {input:?}");
+        }
+    }
+
+    /// Pseudo-random text over what the steps act on (xorshift, deterministic).
+    fn tricky_texts(n: usize) -> Vec<String> {
+        #[rustfmt::skip]
+        const PIECES: &[&str] = &[
+            "а", "о", "п", "д", "ж", "г", "з", "е", "ё", "Ё", "і", "ї", "и", "й", "ѝ", "Ѝ", "ѐ",
+            "П", "О", "a", "o", "p", "c", "e", "i", "x", "A", "O", "0", "3", "4", "6", "1", "@",
+            " ", "  ", ".", "-", "_", "*", "·", "/", "|", "•", "+", "~", ",", "!", "$", "\n",
+            "\t", "\u{a0}", "\u{200b}", "\u{ad}", "\u{fe0f}", "\u{306}", "\u{301}", "🔥",
+            "😀", "→", "ⓐ", "⓫", "🅰", "’", "ʼ", "`", "'", "ｐ", "𝐩", "α", "ο", "ß", "İ", "ﬁ",
+            "ǅ", "Ω", "Σ", "ς", "ℌ", "①", "½", "\u{fdfa}", "\u{0}", "\u{7f}", "\u{85}",
+            "поджог", "заработок", "ЗСУ", "500$", "10грн", "t.me/x",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |m: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m as u64) as usize
+        };
+        (0..n)
+            .map(|_| {
+                let len = next(24);
+                let mode = next(3);
+                let mut s = String::new();
+                for _ in 0..len {
+                    let p = PIECES[next(PIECES.len())];
+                    let times = if mode == 0 { 1 + next(4) } else { 1 };
+                    for _ in 0..times {
+                        s.push_str(p);
+                        if mode == 1 {
+                            s.push_str([" ", ".", "-", "  "][next(4)]);
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_path_agrees() {
+        let mut fast_taken = 0;
+        for text in tricky_texts(20_000) {
+            let full = normalize_fully(&text);
+            if let Some(fast) = fast::normalize(&text) {
+                fast_taken += 1;
+                assert_eq!(fast, full, "text {text:?}");
+            }
+            assert_eq!(normalize(&text), full, "text {text:?}");
+        }
+        // The generator must exercise the fast path too.
+        assert!(fast_taken > 2_000, "{fast_taken}");
+    }
+
+    #[test]
+    fn precomputed_classes_match() {
+        for c in (0..0x600).filter_map(char::from_u32) {
+            assert_eq!(fast::class(c), fast::class_of(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn wide_map_answers_like_narrow() {
+        let n = normalize_fully("Ёлка  п о д ж о г");
+        let SrcMap::Narrow(v) = &n.src else {
+            panic!("short text, narrow map")
+        };
+        let wide = Normalized {
+            text: n.text.clone(),
+            src: SrcMap::Wide(v.iter().map(|&(a, b)| (a as usize, b as usize)).collect()),
+        };
+        assert_eq!(wide, n);
+        for a in 0..=n.text.len() {
+            for b in a..=n.text.len() {
+                let span = Span { start: a, end: b };
+                assert_eq!(wide.original_span(span), n.original_span(span));
+            }
         }
     }
 
