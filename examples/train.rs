@@ -7,7 +7,7 @@
 //! Defaults are the shipped model's settings. Other options: `--pretrain-steps N`, `--vocab N`,
 //! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
 //! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
-//! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`,
+//! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--ema DECAY`,
 //! `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
 //! `--name NAME`, `--card-notes FILE` (Markdown appended to the model card).
 //!
@@ -85,6 +85,7 @@ fn main() {
             "--token-dropout" => o.token_dropout = parse(&a, args.next()),
             "--label-smoothing" => o.label_smoothing = parse(&a, args.next()),
             "--weight-decay" => o.weight_decay = parse(&a, args.next()),
+            "--ema" => o.ema_decay = parse(&a, args.next()),
             "--corpus-lines" => o.corpus_lines_per_file = parse(&a, args.next()),
             "--max-train" => o.max_train = Some(parse(&a, args.next())),
             "--card-notes" => {

@@ -542,7 +542,10 @@ keywords = ["задержан"]
     #[test]
     fn quoted_ranges_pair_marks() {
         let text = "сказал «поджечь «авто»» и „оплата“ или “x” и \"y\" но «открыта";
-        let got: Vec<&str> = quoted_ranges(text).iter().map(|&(a, b)| &text[a..b]).collect();
+        let got: Vec<&str> = quoted_ranges(text)
+            .iter()
+            .map(|&(a, b)| &text[a..b])
+            .collect();
         assert_eq!(got, ["поджечь «авто»", "оплата", "x", "y"]);
         assert!(quoted_ranges("» ” “ „").is_empty());
     }

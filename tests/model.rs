@@ -391,6 +391,7 @@ fn training_writes_a_loadable_model_directory() {
         epochs: 2,
         batch_size: 8,
         pretrain_steps: 3,
+        ema_decay: 0.9,
         ..TrainOptions::default()
     };
     let mut epochs = 0;
@@ -412,6 +413,7 @@ fn training_writes_a_loadable_model_directory() {
     }
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(card.contains(&report.weights_sha256));
+    assert!(card.contains("EMA, decay 0.9"), "{card}");
     let weights = std::fs::read(out.join("model.safetensors")).unwrap();
     assert_eq!(sha256_hex(&weights), report.weights_sha256);
     let safetensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu).unwrap();

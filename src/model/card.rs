@@ -194,7 +194,7 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
     }
     s += &format!(
         "Seed {}, batch {}, AdamW (peak lr {}, weight decay {}, warm-up, cosine decay), dropout \
-         {}, token deletion {}, label smoothing {}, up to {} epochs of {} steps, dev loss checked {} times per epoch; early \
+         {}, token deletion {}, label smoothing {}{}, up to {} epochs of {} steps, dev loss checked {} times per epoch; early \
          stopping kept the weights of step {} (epoch {:.2}). Masked-LM pretraining: {}. Wall \
          time {:.1} min on 2 CPU cores.\n\n",
         r.options.seed,
@@ -204,6 +204,11 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
         r.options.dropout,
         r.options.token_dropout,
         r.options.label_smoothing,
+        if r.options.ema_decay > 0.0 {
+            format!(", weights averaged (EMA, decay {}; evaluated and saved)", r.options.ema_decay)
+        } else {
+            String::new()
+        },
         r.options.epochs,
         r.steps_per_epoch,
         r.evals_per_epoch,

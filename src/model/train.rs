@@ -156,6 +156,10 @@ pub struct TrainOptions {
     pub dropout: f32,
     /// Gradient clipping by global norm.
     pub clip_norm: f32,
+    /// Decay of an exponential moving average of the weights (0: off). With it, dev
+    /// evaluation, early stopping and the saved model use the averaged weights, which smooths
+    /// the step-to-step swings of the dev loss at a high learning rate.
+    pub ema_decay: f64,
     /// OS threads per step.
     pub workers: usize,
     /// Lines sampled per corpus file.
@@ -190,6 +194,7 @@ impl Default for TrainOptions {
             warmup_fraction: 0.05,
             dropout: 0.2,
             clip_norm: 1.0,
+            ema_decay: 0.0,
             workers: 2,
             corpus_lines_per_file: 20_000,
             pretrain_steps: 0,
@@ -314,6 +319,8 @@ pub struct TrainSummary {
     pub label_smoothing: f32,
     /// See [`TrainOptions::weight_decay`].
     pub weight_decay: f64,
+    /// See [`TrainOptions::ema_decay`].
+    pub ema_decay: f64,
     /// See [`TrainOptions::pretrain_steps`].
     pub pretrain_steps: usize,
     /// See [`TrainOptions::command`].
@@ -561,6 +568,45 @@ fn drop_tokens(row: &[u32], p: f32, rng: &mut Rng) -> Vec<u32> {
 
 /// Logits of token rows by the packed inference engine built from the current variables,
 /// batches of 32 spread over `workers` threads; output in input order.
+/// Exponential moving average of the trainable weights (`TrainOptions::ema_decay`). The
+/// decay ramps up as `min(d, (1 + t) / (10 + t))` so early averages are not dominated by the
+/// random initialisation.
+struct Ema {
+    decay: f64,
+    avg: Vec<Tensor>,
+}
+
+impl Ema {
+    fn new(vars: &[(String, Var)], decay: f64) -> Result<Option<Self>> {
+        if decay == 0.0 {
+            return Ok(None);
+        }
+        let avg = vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Some(Ema { decay, avg }))
+    }
+
+    fn update(&mut self, vars: &[(String, Var)], step: usize) -> Result<()> {
+        let d = self.decay.min((1.0 + step as f64) / (10.0 + step as f64));
+        for (a, (_, v)) in self.avg.iter_mut().zip(vars) {
+            *a = (a.affine(d, 0.0)? + v.as_tensor().affine(1.0 - d, 0.0)?)?;
+        }
+        Ok(())
+    }
+
+    /// Puts the averaged weights into `vars` and returns the live ones.
+    fn swap_in(&self, vars: &[(String, Var)]) -> Result<Vec<Tensor>> {
+        let mut live = Vec::with_capacity(vars.len());
+        for ((_, v), a) in vars.iter().zip(&self.avg) {
+            live.push(v.as_tensor().copy()?);
+            v.set(a)?;
+        }
+        Ok(live)
+    }
+}
+
 fn predict_fast(
     cfg: &ModelConfig,
     vars: &[(String, Var)],
@@ -710,6 +756,12 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             "batch_size, workers and epochs must be positive".into(),
         ));
     }
+    if !(0.0..1.0).contains(&opts.ema_decay) {
+        return Err(Error::Config(format!(
+            "ema_decay must be in [0, 1), got {}",
+            opts.ema_decay
+        )));
+    }
     opts.model.validate()?;
     progress(Progress::Stage("reading data".into()));
     let mut train_set = read_examples(&opts.data_dir.join("train.jsonl"))?;
@@ -827,6 +879,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
     let t_eval = Instant::now();
     let mut since_eval = (0f64, 0usize);
     let mut evals_without_gain = 0;
+    let mut ema = Ema::new(&vars, opts.ema_decay)?;
     'epochs: for epoch in 1..=opts.epochs {
         let batches = make_batches(&lengths, opts.batch_size, &mut rng);
         progress(Progress::PhaseStart {
@@ -864,6 +917,9 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
                 &grads,
                 schedule(global_step, total_steps, warmup, opts.learning_rate),
             )?;
+            if let Some(ema) = &mut ema {
+                ema.update(&vars, global_step)?;
+            }
             global_step += 1;
             loss_sum += loss as f64;
             since_eval.0 += loss as f64;
@@ -877,7 +933,28 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             if (k + 1) % eval_every != 0 && k + 1 != batches.len() {
                 continue;
             }
-            let logits = predict_fast(&cfg, &vars, &dev_rows, opts.workers)?;
+            // With an EMA, the averaged weights are evaluated (and kept if best).
+            let live = match &ema {
+                Some(ema) => Some(ema.swap_in(&vars)?),
+                None => None,
+            };
+            let logits = predict_fast(&cfg, &vars, &dev_rows, opts.workers);
+            let improved = logits.as_ref().is_ok_and(|l| {
+                let loss = mean_bce(l, &dev_labels);
+                !matches!(&best, Some(b) if loss >= b.0)
+            });
+            let snapshot = if improved {
+                let copy = vars.iter().map(|(_, v)| v.as_tensor().copy());
+                Some(copy.collect::<candle_core::Result<Vec<_>>>()?)
+            } else {
+                None
+            };
+            if let Some(live) = live {
+                for ((_, v), t) in vars.iter().zip(&live) {
+                    v.set(t)?;
+                }
+            }
+            let logits = logits?;
             let dev_loss = mean_bce(&logits, &dev_labels);
             let probs: Vec<[f32; 3]> = logits.iter().map(|l| l.map(sigmoid)).collect();
             let report = EvalReport {
@@ -891,11 +968,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             since_eval = (0.0, 0);
             progress(Progress::Eval(report.clone()));
             evals.push(report);
-            if !matches!(&best, Some(b) if dev_loss >= b.0) {
-                let snapshot = vars
-                    .iter()
-                    .map(|(_, v)| v.as_tensor().copy())
-                    .collect::<candle_core::Result<_>>()?;
+            if let Some(snapshot) = snapshot {
                 best = Some((dev_loss, global_step, snapshot));
                 evals_without_gain = 0;
             } else {
@@ -1003,6 +1076,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             token_dropout: opts.token_dropout,
             label_smoothing: opts.label_smoothing,
             weight_decay: opts.weight_decay,
+            ema_decay: opts.ema_decay,
             pretrain_steps: opts.pretrain_steps,
             command: opts.command.clone(),
         },
@@ -1055,4 +1129,28 @@ pub fn save_model(
 /// Names of the categories, for reports.
 pub fn category_names() -> [&'static str; 3] {
     Category::ALL.map(Category::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The average moves from the initial weights towards the live ones by `1 − d` per step
+    /// (with `d` ramped up early), and `swap_in` hands the live weights back untouched.
+    #[test]
+    fn ema_averages_and_swaps() -> Result<()> {
+        let dev = Device::Cpu;
+        let var = Var::from_tensor(&Tensor::zeros(4, DType::F32, &dev)?)?;
+        let vars = vec![("w".to_string(), var)];
+        let mut ema = Ema::new(&vars, 0.5)?.ok_or(Error::Config("no ema".into()))?;
+        vars[0].1.set(&Tensor::ones(4, DType::F32, &dev)?)?;
+        ema.update(&vars, 100)?; // d = min(0.5, 101/110) = 0.5
+        let live = ema.swap_in(&vars)?;
+        assert_eq!(vars[0].1.as_tensor().to_vec1::<f32>()?, [0.5; 4]);
+        assert_eq!(live[0].to_vec1::<f32>()?, [1.0; 4]);
+        ema.update(&vars, 0)?; // d = min(0.5, 1/10) = 0.1: 0.1·0.5 + 0.9·0.5
+        assert_eq!(ema.avg[0].to_vec1::<f32>()?, [0.5; 4]);
+        assert!(Ema::new(&vars, 0.0)?.is_none());
+        Ok(())
+    }
 }
