@@ -3,13 +3,15 @@
 //! ```text
 //! cargo run --release --example evaluate -- models/data/generated/test.jsonl \
 //!     --background models/data/generated/test_background.jsonl [--json] \
-//!     [--rules-only | --model DIR]
+//!     [--rules-only | --model DIR] [--errors OUT.jsonl]
 //! ```
 //!
 //! Input lines: `text`, `label`, optional `tags` (`hard`, `obfuscated`, ...). `--background`
 //! files (repeatable) are benign text, JSONL (`text`) or one post per line, tagged
 //! `background`. Without `--model`/`--rules-only` the default detector (embedded model if
-//! built with one) is used. `--json` prints the report as JSON.
+//! built with one) is used. `--json` prints the report as JSON. `--errors OUT.jsonl` writes every
+//! misclassified example (text, gold and predicted label, scores, tags) for a look at what
+//! goes wrong — on dev, not on test, if the look may lead to changes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,21 +31,25 @@ struct Args {
     background: Vec<PathBuf>,
     json: bool,
     which: Which,
+    errors: Option<PathBuf>,
 }
 
 const USAGE: &str =
-    "usage: evaluate FILE.jsonl [--background FILE ...] [--json] [--rules-only | --model DIR]";
+    "usage: evaluate FILE.jsonl [--background FILE ...] [--json] [--rules-only | --model DIR] \
+     [--errors OUT.jsonl]";
 
 fn parse_args() -> Result<Args, String> {
     let mut file = None;
     let mut background = Vec::new();
     let mut json = false;
     let mut which = Which::Default;
+    let mut errors = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--background" => background.push(it.next().ok_or("--background needs a file")?.into()),
             "--json" => json = true,
+            "--errors" => errors = Some(it.next().ok_or("--errors needs a file")?.into()),
             "--rules-only" => which = Which::RulesOnly,
             "--model" => which = Which::Model(it.next().ok_or("--model needs a directory")?.into()),
             "-h" | "--help" => return Err(USAGE.into()),
@@ -58,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         background,
         json,
         which,
+        errors,
     })
 }
 
@@ -99,6 +106,9 @@ fn run() -> Result<(), String> {
             }
         })
         .collect();
+    if let Some(path) = &args.errors {
+        write_errors(path, &examples, &verdicts)?;
+    }
     let report = Report::compute(&records);
     if args.json {
         println!(
@@ -120,6 +130,27 @@ fn run() -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+/// Writes the misclassified examples as JSON Lines.
+fn write_errors(
+    path: &std::path::Path,
+    examples: &[Example],
+    verdicts: &[verbovka::Verdict],
+) -> Result<(), String> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
+    for (e, v) in examples.iter().zip(verdicts) {
+        if e.label != v.label {
+            let line = serde_json::json!({
+                "text": e.text, "gold": e.label, "predicted": v.label, "risk": v.risk,
+                "scores": v.scores, "model": v.model, "tags": e.tags,
+            });
+            writeln!(out, "{line}").map_err(fail)?;
+        }
+    }
+    out.flush().map_err(fail)
 }
 
 fn main() -> ExitCode {
