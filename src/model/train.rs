@@ -581,9 +581,11 @@ impl Ema {
         if decay == 0.0 {
             return Ok(None);
         }
+        // Detached copies: a tensor derived from a `Var` records its op, and a running average
+        // of such tensors would keep every step's weights alive through that chain.
         let avg = vars
             .iter()
-            .map(|(_, v)| v.as_tensor().copy())
+            .map(|(_, v)| v.as_tensor().copy().map(|t| t.detach()))
             .collect::<candle_core::Result<_>>()?;
         Ok(Some(Ema { decay, avg }))
     }
@@ -591,7 +593,7 @@ impl Ema {
     fn update(&mut self, vars: &[(String, Var)], step: usize) -> Result<()> {
         let d = self.decay.min((1.0 + step as f64) / (10.0 + step as f64));
         for (a, (_, v)) in self.avg.iter_mut().zip(vars) {
-            *a = (a.affine(d, 0.0)? + v.as_tensor().affine(1.0 - d, 0.0)?)?;
+            *a = (a.affine(d, 0.0)? + v.as_tensor().detach().affine(1.0 - d, 0.0)?)?;
         }
         Ok(())
     }
@@ -600,7 +602,7 @@ impl Ema {
     fn swap_in(&self, vars: &[(String, Var)]) -> Result<Vec<Tensor>> {
         let mut live = Vec::with_capacity(vars.len());
         for ((_, v), a) in vars.iter().zip(&self.avg) {
-            live.push(v.as_tensor().copy()?);
+            live.push(v.as_tensor().copy()?.detach());
             v.set(a)?;
         }
         Ok(live)
@@ -1145,6 +1147,7 @@ mod tests {
         let mut ema = Ema::new(&vars, 0.5)?.ok_or(Error::Config("no ema".into()))?;
         vars[0].1.set(&Tensor::ones(4, DType::F32, &dev)?)?;
         ema.update(&vars, 100)?; // d = min(0.5, 101/110) = 0.5
+        assert!(!ema.avg[0].track_op(), "the average must not record ops (memory)");
         let live = ema.swap_in(&vars)?;
         assert_eq!(vars[0].1.as_tensor().to_vec1::<f32>()?, [0.5; 4]);
         assert_eq!(live[0].to_vec1::<f32>()?, [1.0; 4]);
