@@ -1147,7 +1147,10 @@ mod tests {
         let mut ema = Ema::new(&vars, 0.5)?.ok_or(Error::Config("no ema".into()))?;
         vars[0].1.set(&Tensor::ones(4, DType::F32, &dev)?)?;
         ema.update(&vars, 100)?; // d = min(0.5, 101/110) = 0.5
-        assert!(!ema.avg[0].track_op(), "the average must not record ops (memory)");
+        assert!(
+            !ema.avg[0].track_op(),
+            "the average must not record ops (memory)"
+        );
         let live = ema.swap_in(&vars)?;
         assert_eq!(vars[0].1.as_tensor().to_vec1::<f32>()?, [0.5; 4]);
         assert_eq!(live[0].to_vec1::<f32>()?, [1.0; 4]);
