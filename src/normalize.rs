@@ -637,6 +637,7 @@ mod fast {
     /// [`is_spacing_sep`].
     const SEP: Class = 16;
 
+    #[inline(never)]
     pub(super) fn class_of(c: char) -> Class {
         let mut k = 0;
         if is_word_char(c) {
@@ -708,7 +709,7 @@ mod fast {
         t
     };
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn class(c: char) -> Class {
         match c as u32 {
             n @ 0..=0x7F => ASCII[n as usize],
@@ -853,8 +854,9 @@ mod fast {
             }
             self.spacing.feed(k)?;
             self.text.push(c);
-            let n = c.len_utf8();
-            self.src.extend_from_slice(&[(start, end); 4][..n]);
+            for _ in 0..c.len_utf8() {
+                self.src.push((start, end));
+            }
             Ok(())
         }
 

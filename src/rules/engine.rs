@@ -278,3 +278,56 @@ fn starts_with_word_char(s: &str) -> bool {
 fn ends_with_word_char(s: &str) -> bool {
     s.chars().next_back().is_some_and(is_word_char)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(keywords: &[&str]) -> RuleSet {
+        // The default file's header (scoring constants), then one rule per keyword.
+        let header = super::super::DEFAULT_RULES
+            .split("[[rule]]")
+            .next()
+            .unwrap_or_default();
+        let mut toml = String::from(header);
+        for (i, k) in keywords.iter().enumerate() {
+            toml.push_str(&format!(
+                "[[rule]]\nid = \"r{i}\"\ncategory = \"sabotage\"\nrole = \"action\"\n\
+                 weight = 1.0\nexplain = \"x\"\nkeywords = [{k:?}]\n"
+            ));
+        }
+        let spec = RuleSpec::from_toml(&toml, "test").expect("spec");
+        RuleSet::compile(&spec).expect("compiles")
+    }
+
+    /// `(rule, matched text)` of every hit.
+    fn hits<'t>(set: &RuleSet, text: &'t str) -> Vec<(usize, &'t str)> {
+        set.find(text)
+            .iter()
+            .map(|h| (h.rule, &text[h.span.start..h.span.end]))
+            .collect()
+    }
+
+    #[test]
+    fn keywords_match_at_word_starts() {
+        let set = rules(&["бус", "автобус", "подожг*", "военн* част*", "поджог"]);
+        assert_eq!(hits(&set, "автобус"), [(1, "автобус")]);
+        assert_eq!(hits(&set, "бус у автобуса"), [(0, "бус")]);
+        assert_eq!(hits(&set, "их подожгли"), [(2, "подожгли")]);
+        assert_eq!(hits(&set, "сподожгли, поджоги"), []);
+        assert_eq!(
+            hits(&set, "у военной части поджог!"),
+            [(3, "военной части"), (4, "поджог")]
+        );
+    }
+
+    #[test]
+    fn keywords_starting_with_a_non_word_character_match_anywhere() {
+        let set = rules(&["$ сразу", "авто", " зсу"]);
+        assert_eq!(
+            hits(&set, "500$ сразу, авто зсу"),
+            [(0, "$ сразу"), (1, "авто"), (2, " зсу")]
+        );
+        assert_eq!(hits(&set, "500$ сразуже"), []);
+    }
+}
