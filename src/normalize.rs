@@ -158,7 +158,7 @@ fn build(units: Vec<Unit>) -> Normalized {
     for u in &units {
         text.push(u.c);
     }
-    // Every offset is at most the original's length, which is at most the last unit's end.
+    // No offset exceeds the largest `end` (a unit never starts after it ends).
     let narrow = units
         .iter()
         .map(|u| u.end)
