@@ -1,7 +1,7 @@
 //! [`TransformerClassifier`]: the trained encoder behind the crate's [`Classifier`] seam.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -9,9 +9,9 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::config::ModelConfig;
-use super::fast::FastEncoder;
+use super::fast::{FastEncoder, Scratch};
 use super::nn::{pad_batch, Encoder, Pass};
-use super::tokenizer::TextEncoder;
+use super::tokenizer::{TextEncoder, TokScratch};
 use crate::scoring::Calibration;
 use crate::{Classifier, Error, ModelOutput, Result};
 
@@ -24,29 +24,96 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Optional: fusion constants and thresholds fitted on dev (`examples/calibrate.rs`).
 pub const CALIBRATION_FILE: &str = "calibration.json";
 
-/// Default number of texts run through the encoder at once (candle is fastest at 8–32).
+/// Default number of texts run through the encoder at once, and of texts per parallel task of
+/// [`Classifier::predict`].
 pub const DEFAULT_BATCH: usize = 32;
+
+/// Work buffers of one engine call in flight: the tokenizer's and the engine's scratch and the
+/// token ids of the texts being scored.
+#[derive(Default)]
+struct Workspace {
+    engine: Scratch,
+    tok: TokScratch,
+    ids: Vec<u32>,
+    /// `ids[start..end]` of each text.
+    ranges: Vec<(usize, usize)>,
+}
+
+/// Workspaces kept between calls: a call checks one out and gives it back, so the pool holds
+/// as many as calls ever ran at once (capped), and nothing lives in thread-locals or globals.
+#[derive(Default)]
+struct WorkspacePool(Mutex<Vec<Workspace>>);
+
+impl WorkspacePool {
+    /// Most workspaces kept (one per concurrent call; ~20 MB each at 32 texts × 128 tokens).
+    const MAX_KEPT: usize = 64;
+
+    fn take(&self) -> Workspace {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, w: Workspace) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < Self::MAX_KEPT {
+                v.push(w);
+            }
+        }
+    }
+
+    /// (workspaces kept, bytes they hold).
+    fn stats(&self) -> (usize, usize) {
+        self.0.lock().map_or((0, 0), |v| {
+            let bytes = v
+                .iter()
+                .map(|w| w.engine.bytes() + w.ids.capacity() * 4 + w.ranges.capacity() * 16)
+                .sum();
+            (v.len(), bytes)
+        })
+    }
+}
+
+impl std::fmt::Debug for WorkspacePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, bytes) = self.stats();
+        f.debug_struct("WorkspacePool")
+            .field("kept", &n)
+            .field("bytes", &bytes)
+            .finish()
+    }
+}
 
 /// The small transformer encoder as a [`Classifier`].
 ///
-/// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised, truncated to
-/// the first [`ModelConfig::max_len`] tokens (reported as [`ModelOutput::truncated`]), texts are
-/// sorted by length, padded to the longest of each batch with an attention mask, scored, and
-/// returned in input order. A text scores the same alone and in a batch (up to float rounding,
-/// tested at 1e-5).
+/// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised and truncated
+/// to the first [`ModelConfig::max_len`] tokens (reported as [`ModelOutput::truncated`]); the
+/// texts are scored in consecutive batches of [`Self::with_batch_size`] texts and returned in
+/// input order. A text scores the same alone and in a batch (up to float rounding, tested at
+/// 1e-5; bit for bit on CPUs with AVX-512).
 ///
-/// Inference runs on a packed single-threaded engine written on `gemm` (the same function as the
-/// candle [`Encoder`], tested against it): each batch uses exactly one thread, whatever
-/// `RAYON_NUM_THREADS`/`CANDLE_NUM_THREADS` say, and the batches of one `predict` call run in
-/// parallel on the caller's rayon pool (turn that off with [`Self::with_parallel`] when calling
-/// from your own workers). Sequences are packed rather than padded, which computes exactly what
-/// padding plus an attention mask computes, minus the padding.
+/// **Batching policy** (the only one in the crate: [`crate::Detector`] hands its texts over in
+/// input order). The engine packs the sequences of a batch one after another instead of padding
+/// them — exactly what padding plus an attention mask computes, minus the padding — so its cost
+/// is the batch's token count whatever the mix of lengths, and no sorting by length is needed.
+/// Each batch is tokenised right before it is scored, on the same thread (ids stay in cache).
+///
+/// Inference runs on a packed single-threaded engine (AVX-512 kernels when the CPU has them,
+/// else `gemm`; the same function as the candle [`Encoder`], tested against it): each batch uses
+/// exactly one thread, whatever `RAYON_NUM_THREADS`/`CANDLE_NUM_THREADS` say, and the batches of
+/// one `predict` call run in parallel on the caller's rayon pool (turn that off with
+/// [`Self::with_parallel`] when calling from your own workers). Work buffers (~20 MB per batch
+/// in flight at 32 × 128 tokens) are kept in a pool owned by the classifier and shared by its
+/// clones.
 #[derive(Debug, Clone)]
 pub struct TransformerClassifier {
     config: ModelConfig,
     encoder: TextEncoder,
     model: Encoder,
     fast: Arc<FastEncoder>,
+    pool: Arc<WorkspacePool>,
     device: Device,
     batch_size: usize,
     parallel: bool,
@@ -168,6 +235,7 @@ impl TransformerClassifier {
             encoder,
             model,
             fast: Arc::new(fast),
+            pool: Arc::default(),
             device,
             batch_size: DEFAULT_BATCH,
             parallel: true,
@@ -175,7 +243,7 @@ impl TransformerClassifier {
         })
     }
 
-    /// Sets how many texts go through the encoder at once (default 32).
+    /// Sets how many texts go through the encoder at once, and per parallel task (default 32).
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
@@ -210,7 +278,73 @@ impl TransformerClassifier {
     /// Logits of pre-tokenised rows (each at most `max_len` ids), in the given order, by the
     /// single-threaded packed engine that [`Classifier::predict`] uses.
     pub fn predict_ids(&self, rows: &[&[u32]]) -> Result<Vec<[f32; 3]>> {
-        self.fast.forward(rows, self.config.pad_id)
+        let mut ws = self.pool.take();
+        let out = self
+            .fast
+            .forward_with(rows, self.config.pad_id, &mut ws.engine);
+        self.pool.give(ws);
+        out
+    }
+
+    /// Whether the packed engine runs its AVX-512 kernels (detected at load) or the portable
+    /// path.
+    pub fn simd(&self) -> bool {
+        self.fast.simd()
+    }
+
+    /// The same classifier on the portable engine path (the one CPUs without AVX-512 run),
+    /// for tests and comparisons.
+    pub fn portable(mut self) -> Self {
+        let mut fast = (*self.fast).clone();
+        fast.set_simd(false);
+        self.fast = Arc::new(fast);
+        self
+    }
+
+    /// (work buffers kept in the pool, bytes they hold): one per engine call that ran at the
+    /// same time as another.
+    pub fn pool_stats(&self) -> (usize, usize) {
+        self.pool.stats()
+    }
+
+    /// Tokenises and scores `texts` (one batch after another, on this thread) into `out`.
+    fn predict_serial(&self, texts: &[&str], out: &mut [ModelOutput]) -> Result<()> {
+        let mut ws = self.pool.take();
+        let r = self.predict_with(texts, out, &mut ws);
+        self.pool.give(ws);
+        r
+    }
+
+    fn predict_with(
+        &self,
+        texts: &[&str],
+        out: &mut [ModelOutput],
+        ws: &mut Workspace,
+    ) -> Result<()> {
+        let Workspace {
+            engine,
+            tok,
+            ids,
+            ranges,
+        } = ws;
+        for (texts, out) in texts
+            .chunks(self.batch_size)
+            .zip(out.chunks_mut(self.batch_size))
+        {
+            ids.clear();
+            ranges.clear();
+            for (t, o) in texts.iter().zip(out.iter_mut()) {
+                let start = ids.len();
+                o.truncated = self.encoder.encode_into(t, ids, tok)?;
+                ranges.push((start, ids.len()));
+            }
+            let rows: Vec<&[u32]> = ranges.iter().map(|&(a, b)| &ids[a..b]).collect();
+            let logits = self.fast.forward_with(&rows, self.config.pad_id, engine)?;
+            for (o, l) in out.iter_mut().zip(logits) {
+                o.logits = l;
+            }
+        }
+        Ok(())
     }
 
     /// The same logits computed by the candle encoder (padding + attention mask, fused kernels):
@@ -230,22 +364,6 @@ pub fn sigmoid(x: f32) -> f32 {
 
 impl Classifier for TransformerClassifier {
     fn predict(&self, texts: &[&str]) -> Result<Vec<ModelOutput>> {
-        let encoded: Vec<(Vec<u32>, bool)> = texts
-            .iter()
-            .map(|t| self.encoder.encode(t))
-            .collect::<Result<_>>()?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].0.len());
-        let chunks: Vec<&[usize]> = order.chunks(self.batch_size).collect();
-        let run = |chunk: &&[usize]| -> Result<Vec<[f32; 3]>> {
-            let rows: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].0.as_slice()).collect();
-            self.predict_ids(&rows)
-        };
-        let scored: Vec<Vec<[f32; 3]>> = if self.parallel && chunks.len() > 1 {
-            chunks.par_iter().map(run).collect::<Result<_>>()?
-        } else {
-            chunks.iter().map(run).collect::<Result<_>>()?
-        };
         let mut out = vec![
             ModelOutput {
                 logits: [0.0; 3],
@@ -253,13 +371,13 @@ impl Classifier for TransformerClassifier {
             };
             texts.len()
         ];
-        for (chunk, logits) in chunks.iter().zip(scored) {
-            for (&i, l) in chunk.iter().zip(logits) {
-                out[i] = ModelOutput {
-                    logits: l,
-                    truncated: encoded[i].1,
-                };
-            }
+        let b = self.batch_size;
+        if self.parallel && texts.len() > b {
+            out.par_chunks_mut(b)
+                .zip(texts.par_chunks(b))
+                .try_for_each(|(out, texts)| self.predict_serial(texts, out))?;
+        } else {
+            self.predict_serial(texts, &mut out)?;
         }
         Ok(out)
     }
@@ -270,5 +388,73 @@ impl Classifier for TransformerClassifier {
 
     fn calibration(&self) -> Option<Calibration> {
         self.calibration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> TransformerClassifier {
+        TransformerClassifier::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default"))
+            .expect("models/default")
+    }
+
+    const TEXTS: &[&str] = &[
+        "шукаємо людей для легкої роботи, оплата щодня, пиши в бот",
+        "подожги релейный шкаф и сними на видео, оплата в крипте",
+        "",
+        "нужно фотографировать колонны техники и отправлять координаты",
+        "рецепт шашлику на вихідні",
+    ];
+
+    /// Work buffers live in a pool owned by the classifier (no thread-locals): one per call
+    /// that ran at the same time as another, shared by clones, reused across calls.
+    #[test]
+    fn work_buffers_are_pooled_per_concurrent_call() {
+        let clf = shipped().with_parallel(false).with_batch_size(2);
+        assert_eq!(clf.pool_stats().0, 0);
+        let texts: Vec<&str> = TEXTS.iter().cycle().take(40).copied().collect();
+        let first = clf.predict(&texts).expect("predict");
+        let (kept, bytes) = clf.pool_stats();
+        assert_eq!(kept, 1);
+        assert!(bytes > 0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        assert_eq!(clf.predict(&texts).expect("predict"), first);
+                    }
+                });
+            }
+        });
+        let (kept, _) = clf.pool_stats();
+        assert!((1..=4).contains(&kept), "{kept} kept");
+        let clone = clf.clone();
+        assert_eq!(clone.predict(&texts[..3]).expect("predict")[..], first[..3]);
+        assert_eq!(clone.pool_stats().0, kept);
+        // In parallel on rayon: the same outputs, in input order.
+        let par = clf
+            .clone()
+            .with_parallel(true)
+            .predict(&texts)
+            .expect("par");
+        assert_eq!(par, first);
+    }
+
+    /// The portable engine (CPUs without AVX-512) gives the same scores.
+    #[test]
+    fn portable_engine_gives_the_same_scores() {
+        let clf = shipped();
+        let portable = clf.clone().portable();
+        assert!(!portable.simd());
+        let a = clf.predict(TEXTS).expect("simd");
+        let b = portable.predict(TEXTS).expect("portable");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.truncated, y.truncated);
+            for k in 0..3 {
+                assert!((x.logits[k] - y.logits[k]).abs() < 1e-4, "{x:?} vs {y:?}");
+            }
+        }
     }
 }
