@@ -7,9 +7,12 @@ use crate::{lang, normalize, Classifier, ModelOutput, Normalized, Result, Scores
 use rayon::prelude::*;
 use std::sync::Arc;
 
-/// How many texts go to the model at once in [`Detector::score_batch`]: big enough to keep
-/// the matrix kernels busy, small enough that length-sorted batches waste little padding.
-const MODEL_BATCH: usize = 32;
+/// Texts per parallel task of [`Detector::score_batch`]: each task normalises, checks rules,
+/// runs the model on its texts as one `predict` call and builds their verdicts, so a post's
+/// data stays on one core and in its cache, and no stage waits for the whole batch. The model's
+/// own batching (and its packing of sequences, which makes sorting by length unnecessary)
+/// lives in the classifier; 32 is also [`crate::model::DEFAULT_BATCH`], one engine call.
+const CHUNK: usize = 32;
 
 /// A built detector: immutable, `Send + Sync`, cheap to share (`Arc`) across threads.
 ///
@@ -165,12 +168,20 @@ impl Detector {
     /// Scores many texts in parallel on the caller's rayon pool; each result equals what
     /// [`Detector::score`] gives for that text alone. Output order is input order.
     pub fn score_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Vec<Verdict> {
-        let prepared: Vec<Prepared> = texts.par_iter().map(|t| self.prepare(t.as_ref())).collect();
+        texts
+            .par_chunks(CHUNK)
+            .flat_map_iter(|chunk| self.score_chunk(chunk))
+            .collect()
+    }
+
+    /// The whole pipeline for a few texts on the calling thread.
+    fn score_chunk<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Verdict> {
+        let prepared: Vec<Prepared> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
         let model = self.run_model(&prepared);
         prepared
-            .into_par_iter()
-            .zip(model.into_par_iter())
-            .zip(texts.par_iter())
+            .into_iter()
+            .zip(model)
+            .zip(texts)
             .map(|((p, m), t)| self.finish(t.as_ref(), p, m))
             .collect()
     }
@@ -181,8 +192,8 @@ impl Detector {
         Prepared { norm, rules }
     }
 
-    /// Model outputs per text (`None` everywhere without a model). Texts are sorted by length
-    /// and cut into batches so that padding is small; order is restored.
+    /// Model outputs per text (`None` everywhere without a model), one `predict` call in input
+    /// order; an error is reported on every text of the call.
     fn run_model(
         &self,
         prepared: &[Prepared],
@@ -190,33 +201,19 @@ impl Detector {
         let Some(model) = &self.classifier else {
             return vec![None; prepared.len()];
         };
-        let mut order: Vec<usize> = (0..prepared.len()).collect();
-        order.sort_by_key(|&i| prepared[i].norm.as_str().len());
-        let chunks: Vec<Vec<(usize, std::result::Result<ModelOutput, String>)>> = order
-            .par_chunks(MODEL_BATCH)
-            .map(|idx| {
-                let batch: Vec<&str> = idx.iter().map(|&i| prepared[i].norm.as_str()).collect();
-                match model.predict(&batch) {
-                    Ok(out) if out.len() == idx.len() => {
-                        idx.iter().copied().zip(out.into_iter().map(Ok)).collect()
-                    }
-                    Ok(out) => {
-                        let e = format!(
-                            "model returned {} outputs for {} texts",
-                            out.len(),
-                            idx.len()
-                        );
-                        idx.iter().map(|&i| (i, Err(e.clone()))).collect()
-                    }
-                    Err(e) => idx.iter().map(|&i| (i, Err(e.to_string()))).collect(),
-                }
-            })
-            .collect();
-        let mut out = vec![None; prepared.len()];
-        for (i, r) in chunks.into_iter().flatten() {
-            out[i] = Some(r);
-        }
-        out
+        let batch: Vec<&str> = prepared.iter().map(|p| p.norm.as_str()).collect();
+        let error = match model.predict(&batch) {
+            Ok(out) if out.len() == batch.len() => {
+                return out.into_iter().map(|o| Some(Ok(o))).collect();
+            }
+            Ok(out) => format!(
+                "model returned {} outputs for {} texts",
+                out.len(),
+                batch.len()
+            ),
+            Err(e) => e.to_string(),
+        };
+        vec![Some(Err(error)); prepared.len()]
     }
 
     fn finish(
