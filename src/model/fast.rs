@@ -347,7 +347,8 @@ impl FastEncoder {
         let relu = self.activation == Activation::Relu;
         let plain = Epilogue::default();
         for layer in &self.layers {
-            layer_norm(x, h, &layer.ln1, d, self.eps);
+            // SAFETY: as below.
+            unsafe { v4::layer_norm(x, h, &layer.ln1, d, self.eps)? };
             fn with_bias(l: &FastLinear) -> Epilogue<'_> {
                 Epilogue {
                     bias: l.bias.as_deref(),
@@ -422,7 +423,8 @@ impl FastEncoder {
                     None,
                 )?;
             }
-            layer_norm(x, h, &layer.ln2, d, self.eps);
+            // SAFETY: as above.
+            unsafe { v4::layer_norm(x, h, &layer.ln2, d, self.eps)? };
             // SAFETY: as above.
             unsafe {
                 v4::matmul(
@@ -459,7 +461,8 @@ impl FastEncoder {
                 )?;
             }
         }
-        layer_norm(x, h, &self.final_ln, d, self.eps);
+        // SAFETY: as above.
+        unsafe { v4::layer_norm(x, h, &self.final_ln, d, self.eps)? };
         Ok(self.pool_head(rows, offsets, h))
     }
 
@@ -1195,6 +1198,90 @@ mod v4 {
         Ok(())
     }
 
+    /// Layer norm of each row of `x` (`d` floats) into `y`; rows of up to 256 floats are
+    /// normalised in registers (one read of `x`, one write of `y`).
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
+    pub(super) unsafe fn layer_norm(
+        x: &[f32],
+        y: &mut [f32],
+        (w, b): &(Vec<f32>, Vec<f32>),
+        d: usize,
+        eps: f32,
+    ) -> Result<()> {
+        if d == 0 || !x.len().is_multiple_of(d) || y.len() < x.len() || w.len() < d || b.len() < d {
+            return Err(out_of_bounds(x.len(), d, 0));
+        }
+        // SAFETY: the sizes checked above.
+        unsafe {
+            match d.div_ceil(16) {
+                1 => ln_rows::<1>(x, y, w, b, d, eps),
+                2 => ln_rows::<2>(x, y, w, b, d, eps),
+                3 => ln_rows::<3>(x, y, w, b, d, eps),
+                4 => ln_rows::<4>(x, y, w, b, d, eps),
+                5 => ln_rows::<5>(x, y, w, b, d, eps),
+                6 => ln_rows::<6>(x, y, w, b, d, eps),
+                7 => ln_rows::<7>(x, y, w, b, d, eps),
+                8 => ln_rows::<8>(x, y, w, b, d, eps),
+                9..=12 => ln_rows::<12>(x, y, w, b, d, eps),
+                13..=16 => ln_rows::<16>(x, y, w, b, d, eps),
+                _ => super::layer_norm(x, y, &(w.to_vec(), b.to_vec()), d, eps),
+            }
+        }
+        Ok(())
+    }
+
+    /// [`layer_norm`] with rows of at most `16 · C` floats.
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
+    unsafe fn ln_rows<const C: usize>(
+        x: &[f32],
+        y: &mut [f32],
+        w: &[f32],
+        b: &[f32],
+        d: usize,
+        eps: f32,
+    ) {
+        let mask = |c: usize| -> __mmask16 {
+            let valid = d.saturating_sub(16 * c);
+            if valid >= 16 {
+                0xFFFF
+            } else {
+                (1u16 << valid) - 1
+            }
+        };
+        let mut wv = [_mm512_setzero_ps(); C];
+        let mut bv = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            // SAFETY: masked to the first d floats of w and b (checked by the caller).
+            unsafe {
+                wv[c] = _mm512_maskz_loadu_ps(mask(c), w.as_ptr().add(16 * c));
+                bv[c] = _mm512_maskz_loadu_ps(mask(c), b.as_ptr().add(16 * c));
+            }
+        }
+        let inv_d = _mm512_set1_ps(1.0 / d as f32);
+        for (xr, yr) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+            let mut v = [_mm512_setzero_ps(); C];
+            let mut sum = _mm512_setzero_ps();
+            for (c, v) in v.iter_mut().enumerate() {
+                // SAFETY: masked to the row's d floats.
+                *v = unsafe { _mm512_maskz_loadu_ps(mask(c), xr.as_ptr().add(16 * c)) };
+                sum = _mm512_add_ps(sum, *v);
+            }
+            let mean = _mm512_mul_ps(_mm512_set1_ps(_mm512_reduce_add_ps(sum)), inv_d);
+            let mut sq = _mm512_setzero_ps();
+            for (c, v) in v.iter_mut().enumerate() {
+                *v = _mm512_maskz_sub_ps(mask(c), *v, mean);
+                sq = _mm512_fmadd_ps(*v, *v, sq);
+            }
+            let var = _mm512_reduce_add_ps(sq) / d as f32;
+            let inv = _mm512_set1_ps(1.0 / (var + eps).sqrt());
+            for (c, v) in v.iter().enumerate() {
+                let o = _mm512_fmadd_ps(_mm512_mul_ps(*v, inv), wv[c], bv[c]);
+                // SAFETY: as above.
+                unsafe { _mm512_mask_storeu_ps(yr.as_mut_ptr().add(16 * c), mask(c), o) };
+            }
+        }
+    }
+
     /// In-place softmax of the first `t` entries of each row of `s` (rows of `ts` floats, `ts`
     /// a multiple of 16); entries past `t` become 0. Rows of up to 128 entries stay in registers
     /// (one load, one store per element).
@@ -1484,7 +1571,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx512_kernels_match_scalar_loops() {
-        use super::v4::{matmul, softmax_rows, transpose, Epilogue, Rhs, SkipZeros};
+        use super::v4::{layer_norm, matmul, softmax_rows, transpose, Epilogue, Rhs, SkipZeros};
         if !simd_available() {
             return;
         }
@@ -1615,6 +1702,20 @@ mod tests {
                     assert_eq!(dst[j * ldd + i], src[i * lds + j]);
                 }
             }
+        }
+        for d in [1, 8, 16, 24, 128, 200, 256, 300] {
+            let x: Vec<f32> = rand(5 * d, 0.0).iter().map(|v| v * 10.0 + 3.0).collect();
+            let ln = (rand(d, 0.0), rand(d, 0.0));
+            let (mut y, mut z) = (vec![0f32; 5 * d], vec![0f32; 5 * d]);
+            // SAFETY: as above.
+            unsafe { layer_norm(&x, &mut y, &ln, d, 1e-5).expect("layer norm") };
+            super::layer_norm(&x, &mut z, &ln, d, 1e-5);
+            let diff = y
+                .iter()
+                .zip(&z)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(diff < 1e-5, "d {d}: {diff}");
         }
         for t in [1usize, 2, 15, 16, 17, 100, 128, 129, 300] {
             let ts = t.div_ceil(16) * 16;
