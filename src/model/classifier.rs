@@ -28,11 +28,8 @@ pub const CALIBRATION_FILE: &str = "calibration.json";
 /// [`Classifier::predict`].
 pub const DEFAULT_BATCH: usize = 32;
 
-/// Most tokens per engine call, so that a call's activations stay in the core's L2 cache.
-/// Measured (`probe::batch_size_probe`, CPU time per post of `predict` on one thread, best of
-/// 7): on the test split (median ~50 tokens) 32 texts per call without a cap 210 µs, capped at
-/// 128 / 256 / 512 / 1024 tokens 182 / 186 / 190 / 200 µs; on the bench corpus (median 22
-/// tokens) 116–118 µs whatever the cap.
+/// Most tokens tokenised ahead of an engine call (the engine itself runs groups of 256 tokens,
+/// see `fast::GROUP_TOKENS`): a call's ids are then still in cache when it runs.
 const MAX_TOKENS: usize = 256;
 
 /// Work buffers of one engine call in flight: the tokenizer's and the engine's scratch and the

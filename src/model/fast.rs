@@ -29,6 +29,14 @@ use crate::{Error, Result};
 /// Columns per packed weight panel (two 16-lane vectors).
 const PANEL: usize = 32;
 
+/// Tokens per engine pass: a call's rows are run in consecutive groups of about this many
+/// tokens (a group closes once it holds at least this many), so that the activations (~4.6 KB
+/// per token) stay in the core's L2 cache. Measured with `TransformerClassifier::predict` on one
+/// thread, test split: 32 texts per pass without a cap 210 µs/post, capped at 128 / 256 / 512 /
+/// 1024 tokens 182 / 186 / 190 / 200 µs/post; on the bench corpus 116–118 µs/post whatever the
+/// cap.
+const GROUP_TOKENS: usize = 256;
+
 #[derive(Clone)]
 struct FastLinear {
     /// `[out, in]`, row-major (as stored).
@@ -226,7 +234,32 @@ impl FastEncoder {
     }
 
     /// [`Self::forward`] with the caller's work buffers.
+    ///
+    /// Rows are run in consecutive groups of about [`GROUP_TOKENS`] tokens, whatever the size of
+    /// the call, so that the activations stay in the core's L2 cache.
     pub(crate) fn forward_with(
+        &self,
+        rows: &[&[u32]],
+        pad_id: u32,
+        s: &mut Scratch,
+    ) -> Result<Vec<[f32; 3]>> {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        while start < rows.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < rows.len() && (end == start || tokens < GROUP_TOKENS) {
+                tokens += rows[end].len().max(1);
+                end += 1;
+            }
+            out.extend(self.forward_group(&rows[start..end], pad_id, s)?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// [`Self::forward_with`] on one group.
+    fn forward_group(
         &self,
         rows: &[&[u32]],
         pad_id: u32,
