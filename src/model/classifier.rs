@@ -94,15 +94,16 @@ impl std::fmt::Debug for WorkspacePool {
 ///
 /// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised and truncated
 /// to the first [`ModelConfig::max_len`] tokens (reported as [`ModelOutput::truncated`]); the
-/// texts are scored in consecutive batches of [`Self::with_batch_size`] texts and returned in
-/// input order. A text scores the same alone and in a batch (up to float rounding, tested at
-/// 1e-5; bit for bit on CPUs with AVX-512).
+/// texts are scored in consecutive batches of at most [`Self::with_batch_size`] texts and about
+/// 256 tokens, and returned in input order. A text scores the same alone and in a batch (up to
+/// float rounding, tested at 1e-5; bit for bit on CPUs with AVX-512).
 ///
 /// **Batching policy** (the only one in the crate: [`crate::Detector`] hands its texts over in
 /// input order). The engine packs the sequences of a batch one after another instead of padding
 /// them — exactly what padding plus an attention mask computes, minus the padding — so its cost
 /// is the batch's token count whatever the mix of lengths, and no sorting by length is needed.
-/// Each batch is tokenised right before it is scored, on the same thread (ids stay in cache).
+/// Batches are capped at ~256 tokens so that their activations stay in the core's L2 cache, and
+/// each is tokenised right before it is scored, on the same thread (ids stay in cache).
 ///
 /// Inference runs on a packed single-threaded engine (AVX-512 kernels when the CPU has them,
 /// else `gemm`; the same function as the candle [`Encoder`], tested against it): each batch uses
