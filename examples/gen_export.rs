@@ -132,14 +132,14 @@ fn message(rng: &mut Rng, id: u64, ts: u64, w: &mut impl Write) -> std::io::Resu
     if kind < 20 {
         writeln!(w, "   \"forwarded_from\": {},", json_str(rng.pick(NAMES)))?;
     }
-    if kind % 7 == 0 {
+    if kind.is_multiple_of(7) {
         writeln!(
             w,
             "   \"reply_to_message_id\": {},",
             id.saturating_sub(1 + rng.below(20) as u64)
         )?;
     }
-    if kind % 11 == 0 {
+    if kind.is_multiple_of(11) {
         writeln!(
             w,
             "   \"photo\": \"photos/photo_{id}.jpg\",\n   \"width\": 1280,\n   \"height\": 960,"
@@ -157,7 +157,7 @@ fn message(rng: &mut Rng, id: u64, ts: u64, w: &mut impl Write) -> std::io::Resu
         write!(w, "   \"text\": [\n    {},\n    {{\n     \"type\": \"bold\",\n     \"text\": {}\n    }},\n    \" \",\n    {{\n     \"type\": \"text_link\",\n     \"text\": \"тут\",\n     \"href\": \"{url}\"\n    }}\n   ],\n", json_str(&a), json_str(&b))?;
         write!(w, "   \"text_entities\": [\n    {{\n     \"type\": \"plain\",\n     \"text\": {}\n    }},\n    {{\n     \"type\": \"bold\",\n     \"text\": {}\n    }},\n    {{\n     \"type\": \"plain\",\n     \"text\": \" \"\n    }},\n    {{\n     \"type\": \"text_link\",\n     \"text\": \"тут\",\n     \"href\": \"{url}\"\n    }}\n   ]\n  }}", json_str(&a), json_str(&b))?;
     } else {
-        if kind % 13 == 0 {
+        if kind.is_multiple_of(13) {
             text.push('\u{1}'); // written as \x01 by json_str, as Telegram Desktop does
         }
         let t = json_str(&text);

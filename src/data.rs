@@ -1975,7 +1975,7 @@ fn group_thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -1992,7 +1992,7 @@ fn format_amount(
     rng: &mut fastrand::Rng,
 ) -> String {
     let k_style = n >= 1000
-        && n % 1000 == 0
+        && n.is_multiple_of(1000)
         && !lo.is_some_and(|l| l < 1000 || l % 1000 != 0)
         && rng.f32() < 0.35;
     let num = |v: u64, rng: &mut fastrand::Rng| -> String {
