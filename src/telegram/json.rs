@@ -804,6 +804,28 @@ impl<'de, T: FromScalar> Deserialize<'de> for Lenient<T> {
     }
 }
 
+/// The `visit_*` methods of a lenient visitor for JSON numbers, booleans and null, all
+/// answering `$none`: where text belongs, such a value is no text (and not an error).
+macro_rules! non_strings_are {
+    ($none:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
 /// Borrowed strings: a `Cow` that borrows from the file window when the JSON string has no
 /// escapes.
 impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
@@ -826,21 +848,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
             fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
                 Ok(Lenient(Some(Cow::Owned(s))))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-                Ok(Lenient(None))
-            }
+            non_strings_are!(Lenient(None));
             fn visit_seq<A: SeqAccess<'de>>(
                 self,
                 mut a: A,
@@ -917,21 +925,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
                 Ok(Text::Plain(Cow::Owned(s)))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(Text::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(Text::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(Text::Other)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(Text::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-                Ok(Text::Other)
-            }
+            non_strings_are!(Text::Other);
             fn visit_map<A: MapAccess<'de>>(
                 self,
                 mut a: A,
@@ -979,21 +973,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for PartOrString<'a> {
             fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
                 Ok(plain(Cow::Owned(s)))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(PartOrString(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(PartOrString(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(PartOrString(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(PartOrString(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-                Ok(PartOrString(None))
-            }
+            non_strings_are!(PartOrString(None));
             fn visit_seq<A: SeqAccess<'de>>(
                 self,
                 mut a: A,
