@@ -2,7 +2,7 @@
 //! invisible, truncation is reported, model directories load or fail with a clear message.
 //! Run with `cargo test --release --test model` (debug candle is ~37× slower).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{Device, Tensor};
@@ -433,6 +433,17 @@ fn training_writes_a_loadable_model_directory() {
     let _ = std::fs::remove_dir_all(out);
 }
 
+/// The first `n` texts of the repo's dev split, normalised; `None` without the file.
+fn normalised_dev_texts(n: usize) -> Option<Vec<String>> {
+    let dev = verbovka::data::load_jsonl(Path::new("models/data/generated/dev.jsonl")).ok()?;
+    let texts = dev.iter().take(n);
+    Some(
+        texts
+            .map(|e| verbovka::normalize(&e.text).into_string())
+            .collect(),
+    )
+}
+
 /// Throughput report (not a pass/fail test): `VERBOVKA_MODEL_DIR=models/default cargo test
 /// --release --test model -- --ignored --nocapture speed`. Run it twice: once as is, once with
 /// `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (the two-worker figures only mean something then).
@@ -465,17 +476,7 @@ fn speed_report() {
         construct.as_secs_f64() * 1e3,
         t0.elapsed().as_secs_f64() * 1e2
     );
-    if let Ok(dev) = std::fs::read_to_string("models/data/generated/dev.jsonl") {
-        let texts: Vec<String> = dev
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| {
-                v.get("text")
-                    .and_then(|t| t.as_str())
-                    .map(|t| verbovka::normalize(t).into_string())
-            })
-            .take(4096)
-            .collect();
+    if let Some(texts) = normalised_dev_texts(4096) {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let tokens: usize = refs
             .iter()
@@ -556,17 +557,7 @@ fn speed_report() {
 fn packed_engine_matches_candle_on_a_real_model() {
     let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
-    let dev = std::fs::read_to_string("models/data/generated/dev.jsonl").unwrap();
-    let texts: Vec<String> = dev
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| {
-            v.get("text")
-                .and_then(|t| t.as_str())
-                .map(|t| verbovka::normalize(t).into_string())
-        })
-        .take(512)
-        .collect();
+    let texts = normalised_dev_texts(512).expect("models/data/generated/dev.jsonl");
     let rows: Vec<Vec<u32>> = texts
         .iter()
         .map(|t| clf.text_encoder().encode(t).unwrap().0)

@@ -490,16 +490,7 @@ mod tests {
 #[cfg(test)]
 mod probe {
     use super::*;
-
-    fn thread_cpu() -> f64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: writes the given struct.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-    }
+    use crate::model::fast::thread_cpu;
 
     /// CPU time per post of `predict` (one thread) at several batch sizes, alternating, best
     /// of 7 (a measuring aid): `cargo test --release --lib batch_size_probe -- --ignored

@@ -1768,18 +1768,21 @@ mod tests {
     }
 }
 
+/// CPU seconds of the calling thread (for the measuring aids in tests).
+#[cfg(test)]
+pub(crate) fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the given struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 #[cfg(test)]
 mod kernel_probe {
-    /// CPU seconds of the calling thread.
-    fn thread_cpu() -> f64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: writes the given struct.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-    }
+    use super::thread_cpu;
 
     /// GFLOP/s of the AVX-512 matmul on the model's shapes (a measuring aid, not a check):
     /// `cargo test --release --lib kernel_probe -- --ignored --nocapture`.
