@@ -78,6 +78,16 @@ pub fn analyse(rules: &RuleSet, norm: &str) -> RuleAnalysis {
 /// marks when a news, warning or reported-speech rule fired outside any quotes, else 1.
 pub fn quote_factors(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<f32> {
     let mut factors = vec![1.0; hits.len()];
+    let frames = |h: &Hit| {
+        rules
+            .rules()
+            .get(h.rule)
+            .is_some_and(|r| matches!(r.role, Role::News | Role::Warning | Role::Reported))
+    };
+    // Most posts have no news/warning hit: then the text is not scanned for quotes at all.
+    if !hits.iter().any(frames) {
+        return factors;
+    }
     let quoted = quoted_ranges(norm);
     if quoted.is_empty() {
         return factors;
@@ -87,11 +97,7 @@ pub fn quote_factors(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<f32> {
             .iter()
             .any(|&(a, b)| a <= h.span.start && h.span.end <= b)
     };
-    let framed = hits.iter().any(|h| {
-        rules.rules().get(h.rule).is_some_and(|r| {
-            matches!(r.role, Role::News | Role::Warning | Role::Reported) && !inside(h)
-        })
-    });
+    let framed = hits.iter().any(|h| frames(h) && !inside(h));
     if framed {
         for (f, h) in factors.iter_mut().zip(hits) {
             let positive = rules
