@@ -12,10 +12,12 @@ use std::process::ExitCode;
 use verbovka::data::{load_background_file, load_jsonl};
 use verbovka::model::TransformerClassifier;
 use verbovka::rules::RuleSet;
-use verbovka::scoring::{analyse, fit_calibration, CalibrationItem, CalibrationTargets};
+use verbovka::scoring::{
+    analyse, fit_calibration, CalibrationItem, CalibrationObjective, CalibrationTargets,
+};
 use verbovka::{normalize, Classifier};
 
-const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X]";
+const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--objective macro|binary|mean]";
 
 fn main() -> ExitCode {
     match run() {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut model_dir, mut dev, mut background) = (None, None, Vec::new());
     let mut targets = CalibrationTargets {
+        objective: CalibrationObjective::MacroF1,
         max_hard_fpr: 0.04,
         max_background_fpr: 0.0015,
     };
@@ -42,6 +45,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--background" => background.push(PathBuf::from(val()?)),
             "--max-hard-fpr" => targets.max_hard_fpr = val()?.parse()?,
             "--max-background-fpr" => targets.max_background_fpr = val()?.parse()?,
+            "--objective" => {
+                targets.objective = match val()?.as_str() {
+                    "macro" => CalibrationObjective::MacroF1,
+                    "binary" => CalibrationObjective::BinaryF1,
+                    "mean" => CalibrationObjective::Mean,
+                    other => {
+                        return Err(
+                            format!("--objective: unknown {other:?} (macro, binary, mean)").into(),
+                        )
+                    }
+                }
+            }
             _ => return Err(USAGE.into()),
         }
     }

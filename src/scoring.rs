@@ -339,13 +339,27 @@ pub struct CalibrationItem {
     pub hard: bool,
 }
 
-/// What [`fit_calibration`] must respect while it maximises macro F1.
+/// What [`fit_calibration`] maximises and the false-positive rates it must respect.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CalibrationTargets {
+    /// The figure to maximise.
+    pub objective: CalibrationObjective,
     /// Largest share of hard negatives that may be flagged.
     pub max_hard_fpr: f32,
     /// Largest share of other benign texts (background) that may be flagged.
     pub max_background_fpr: f32,
+}
+
+/// The figure [`fit_calibration`] maximises within the false-positive targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationObjective {
+    /// Macro F1 over the three categories: rewards naming the right category.
+    MacroF1,
+    /// Binary F1 (any category against benign) — whether a post is flagged at all, what a
+    /// moderator acts on; macro F1 breaks ties.
+    BinaryF1,
+    /// The mean of binary and macro F1.
+    Mean,
 }
 
 /// Quality of one calibration on the items it was fitted on.
@@ -364,7 +378,7 @@ pub struct CalibrationFit {
 }
 
 /// Chooses the rule weight `b` (from a small grid, `a = 1`, offsets 0: thresholds absorb
-/// them) and per-category thresholds that maximise macro F1 on `items` while keeping both
+/// them) and per-category thresholds that maximise the targets' objective on `items` while keeping both
 /// false-positive rates within `targets`; where no choice meets them, the one that comes
 /// closest. Thresholds are searched coordinate-wise on a 0.01 grid.
 pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -> CalibrationFit {
@@ -405,14 +419,18 @@ pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -
     }
 }
 
-/// Macro F1 when the targets are met; below zero, growing with the violation, otherwise.
+/// The objective's figure when the targets are met; below zero, growing with the violation,
+/// otherwise.
 fn objective(fit: &CalibrationFit, t: CalibrationTargets) -> f32 {
     let over = (fit.hard_fpr - t.max_hard_fpr).max(0.0)
         + (fit.background_fpr - t.max_background_fpr).max(0.0) * 10.0;
     if over > 0.0 {
-        -over
-    } else {
-        fit.macro_f1
+        return -over;
+    }
+    match t.objective {
+        CalibrationObjective::MacroF1 => fit.macro_f1,
+        CalibrationObjective::BinaryF1 => fit.binary_f1 + 1e-3 * fit.macro_f1,
+        CalibrationObjective::Mean => 0.5 * (fit.binary_f1 + fit.macro_f1),
     }
 }
 
@@ -484,6 +502,61 @@ mod tests {
     use super::*;
     use crate::rules::RuleSpec;
     use crate::Span;
+
+    /// Ten items per row: gold label, logits, hard negative.
+    fn calibration_items() -> Vec<CalibrationItem> {
+        let rows = [
+            (Label::Benign, [-4.0, -4.0, -4.0], false),
+            (Label::Benign, [-4.0, -4.0, 1.0], true),
+            (Label::Sabotage, [3.0, -4.0, -4.0], false),
+            // Reconnaissance posts whose lure score is higher than their reconnaissance score
+            // and than the lure posts' own: naming them right costs the lure posts.
+            (Label::Reconnaissance, [-4.0, 2.0, 2.5], false),
+            (Label::Lure, [-4.0, -4.0, 2.2], false),
+        ];
+        rows.iter()
+            .flat_map(|&(gold, logits, hard)| {
+                std::iter::repeat_n(
+                    CalibrationItem {
+                        gold,
+                        logits,
+                        evidence: RuleEvidence::default(),
+                        hard,
+                    },
+                    10,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calibration_objectives_trade_category_for_flagging() {
+        let items = calibration_items();
+        let targets = |objective| CalibrationTargets {
+            objective,
+            max_hard_fpr: 0.0,
+            max_background_fpr: 0.0,
+        };
+        let macro_fit = fit_calibration(&items, targets(CalibrationObjective::MacroF1));
+        let binary_fit = fit_calibration(&items, targets(CalibrationObjective::BinaryF1));
+        for fit in [macro_fit, binary_fit] {
+            assert_eq!((fit.hard_fpr, fit.background_fpr), (0.0, 0.0), "{fit:?}");
+        }
+        // Macro F1: lure threshold above the reconnaissance posts' lure score (0.924), so
+        // they are named right and the lure posts (0.900) are missed.
+        assert!(
+            macro_fit.calibration.thresholds.0[2] > 0.924,
+            "{macro_fit:?}"
+        );
+        assert!(
+            (macro_fit.macro_f1 - 2.0 / 3.0).abs() < 1e-4,
+            "{macro_fit:?}"
+        );
+        assert!((macro_fit.binary_f1 - 0.8).abs() < 1e-4, "{macro_fit:?}");
+        // Binary F1: every positive flagged, reconnaissance named lure.
+        assert!((binary_fit.binary_f1 - 1.0).abs() < 1e-6, "{binary_fit:?}");
+        assert!(binary_fit.macro_f1 < macro_fit.macro_f1, "{binary_fit:?}");
+    }
 
     fn set() -> RuleSet {
         let spec = RuleSpec::from_toml(
