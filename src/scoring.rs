@@ -380,7 +380,7 @@ pub struct CalibrationFit {
 /// Chooses the rule weight `b` (from a small grid, `a = 1`, offsets 0: thresholds absorb
 /// them) and per-category thresholds that maximise the targets' objective on `items` while keeping both
 /// false-positive rates within `targets`; where no choice meets them, the one that comes
-/// closest. Thresholds are searched coordinate-wise on a 0.01 grid.
+/// closest. Thresholds are searched coordinate-wise on a 0.01 grid from four starting points.
 pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -> CalibrationFit {
     let mut best: Option<(f32, CalibrationFit)> = None;
     for b in [0.25f32, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0] {
@@ -393,24 +393,31 @@ pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -
             .iter()
             .map(|it| fused_scores(&fusion, it.logits, &it.evidence))
             .collect();
-        let mut th = [0.5f32; 3];
-        let mut current = evaluate_fit(items, &scores, fusion, th);
-        for _round in 0..3 {
-            for c in 0..3 {
-                for step in 1..100 {
-                    let mut t = th;
-                    t[c] = step as f32 / 100.0;
-                    let fit = evaluate_fit(items, &scores, fusion, t);
-                    if objective(&fit, targets) > objective(&current, targets) {
-                        current = fit;
-                        th = t;
+        // Coordinate ascent is greedy: start it from several points and keep the best.
+        for start in [0.5f32, 0.3, 0.7, 0.9] {
+            let mut th = [start; 3];
+            let mut current = evaluate_fit(items, &scores, fusion, th);
+            for _round in 0..4 {
+                let before = th;
+                for c in 0..3 {
+                    for step in 1..100 {
+                        let mut t = th;
+                        t[c] = step as f32 / 100.0;
+                        let fit = evaluate_fit(items, &scores, fusion, t);
+                        if objective(&fit, targets) > objective(&current, targets) {
+                            current = fit;
+                            th = t;
+                        }
                     }
                 }
+                if th == before {
+                    break;
+                }
             }
-        }
-        let value = objective(&current, targets);
-        if best.as_ref().is_none_or(|(v, _)| value > *v) {
-            best = Some((value, current));
+            let value = objective(&current, targets);
+            if best.as_ref().is_none_or(|(v, _)| value > *v) {
+                best = Some((value, current));
+            }
         }
     }
     match best {
