@@ -8,6 +8,7 @@
 //! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
 //! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
 //! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--ema DECAY`,
+//! `--teacher DIR` (repeatable: distil from these models' mean prediction), `--distill-weight X`,
 //! `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
 //! `--name NAME`, `--card-notes FILE` (Markdown appended to the model card).
 //!
@@ -86,6 +87,10 @@ fn main() {
             "--label-smoothing" => o.label_smoothing = parse(&a, args.next()),
             "--weight-decay" => o.weight_decay = parse(&a, args.next()),
             "--ema" => o.ema_decay = parse(&a, args.next()),
+            "--teacher" => o
+                .teachers
+                .push(PathBuf::from(parse::<String>(&a, args.next()))),
+            "--distill-weight" => o.distill_weight = parse(&a, args.next()),
             "--corpus-lines" => o.corpus_lines_per_file = parse(&a, args.next()),
             "--max-train" => o.max_train = Some(parse(&a, args.next())),
             "--card-notes" => {

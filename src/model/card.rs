@@ -208,6 +208,16 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
             format!(", weights averaged (EMA, decay {}; evaluated and saved)", r.options.ema_decay)
         } else {
             String::new()
+        } + &if r.options.teachers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", distilled: targets {} × label + {} × σ(mean logit) of {} teacher models ({})",
+                1.0 - r.options.distill_weight,
+                r.options.distill_weight,
+                r.options.teachers.len(),
+                r.options.teachers.join(", ")
+            )
         },
         r.options.epochs,
         r.steps_per_epoch,

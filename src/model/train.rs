@@ -166,6 +166,13 @@ pub struct TrainOptions {
     pub corpus_lines_per_file: usize,
     /// Masked-LM pretraining steps before fine-tuning (0: none).
     pub pretrain_steps: usize,
+    /// Trained models (directories) whose averaged predictions on the training texts become
+    /// part of the targets (distillation): an ensemble generalises better to unseen seed
+    /// families than any one member, and one student keeps one model's speed. Empty: none.
+    pub teachers: Vec<PathBuf>,
+    /// With teachers, the share of the target taken from them: target =
+    /// `(1 − w)·smoothed label + w·σ(mean teacher logit)`.
+    pub distill_weight: f32,
     /// Use only the first N training examples (quick experiments).
     pub max_train: Option<usize>,
     /// The command line, for the model card.
@@ -198,6 +205,8 @@ impl Default for TrainOptions {
             workers: 2,
             corpus_lines_per_file: 20_000,
             pretrain_steps: 0,
+            teachers: Vec::new(),
+            distill_weight: 0.5,
             max_train: None,
             command: String::new(),
             card_notes: None,
@@ -323,6 +332,10 @@ pub struct TrainSummary {
     pub ema_decay: f64,
     /// See [`TrainOptions::pretrain_steps`].
     pub pretrain_steps: usize,
+    /// Teacher directories (as given) and [`TrainOptions::distill_weight`]; empty: none.
+    pub teachers: Vec<String>,
+    /// See [`TrainOptions::distill_weight`].
+    pub distill_weight: f32,
     /// See [`TrainOptions::command`].
     pub command: String,
 }
@@ -380,6 +393,29 @@ fn targets_of(label: Label) -> [f32; 3] {
         t[c.index()] = 1.0;
     }
     t
+}
+
+/// `σ` of the teachers' mean logit per text and category.
+fn teacher_probabilities(teachers: &[PathBuf], texts: &[String]) -> Result<Vec<[f32; 3]>> {
+    let mut sum = vec![[0f32; 3]; texts.len()];
+    for dir in teachers {
+        let model = super::classifier::TransformerClassifier::from_dir(dir)?;
+        for (chunk, out) in texts.chunks(256).zip(sum.chunks_mut(256)) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            for (o, s) in crate::Classifier::predict(&model, &refs)?.iter().zip(out) {
+                for (s, l) in s.iter_mut().zip(o.logits) {
+                    *s += l;
+                }
+            }
+        }
+    }
+    let n = teachers.len() as f32;
+    Ok(sum.into_iter().map(|s| s.map(|l| sigmoid(l / n))).collect())
+}
+
+/// The distillation target: `(1 − w)·label + w·teacher`.
+fn distill(label: [f32; 3], teacher: [f32; 3], w: f32) -> [f32; 3] {
+    std::array::from_fn(|c| (1.0 - w) * label[c] + w * teacher[c])
 }
 
 /// Moves 0/1 targets `eps/2` towards 1/2 (label smoothing for independent sigmoids).
@@ -789,6 +825,15 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         |set: &[Example]| -> Vec<String> { set.iter().map(|e| normalise(&e.text)).collect() };
     let train_texts = norm(&train_set);
     let dev_texts = norm(&dev_set);
+    let teacher_probs = if opts.teachers.is_empty() {
+        None
+    } else {
+        progress(Progress::Stage(format!(
+            "teachers: scoring the training texts with {} models",
+            opts.teachers.len()
+        )));
+        Some(teacher_probabilities(&opts.teachers, &train_texts)?)
+    };
     let mut corpora = match &opts.corpora_dir {
         Some(dir) => {
             progress(Progress::Stage(format!(
@@ -902,7 +947,13 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
                 let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
                 let targets: Vec<[f32; 3]> = idx
                     .iter()
-                    .map(|&i| smooth(targets_of(train_labels[i]), opts.label_smoothing))
+                    .map(|&i| {
+                        let label = smooth(targets_of(train_labels[i]), opts.label_smoothing);
+                        match &teacher_probs {
+                            Some(t) => distill(label, t[i], opts.distill_weight),
+                            None => label,
+                        }
+                    })
                     .collect();
                 let mut pass = Pass::training(opts.dropout, r.next_u64());
                 let loss = classification_loss(&encoder, &rows, &targets, cfg.pad_id, &mut pass)?;
@@ -1080,6 +1131,12 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
             weight_decay: opts.weight_decay,
             ema_decay: opts.ema_decay,
             pretrain_steps: opts.pretrain_steps,
+            teachers: opts
+                .teachers
+                .iter()
+                .map(|t| t.display().to_string())
+                .collect(),
+            distill_weight: opts.distill_weight,
             command: opts.command.clone(),
         },
     };
@@ -1158,5 +1215,22 @@ mod tests {
         assert_eq!(ema.avg[0].to_vec1::<f32>()?, [0.5; 4]);
         assert!(Ema::new(&vars, 0.0)?.is_none());
         Ok(())
+    }
+
+    /// Distillation mixes the smoothed label with the teachers' probability; a missing teacher
+    /// directory is an error naming it, before any training.
+    #[test]
+    fn distill_targets_and_missing_teacher() {
+        let t = distill(smooth(targets_of(Label::Lure), 0.1), [0.2, 0.0, 0.6], 0.5);
+        let want = [0.125, 0.025, 0.775];
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{t:?}"
+        );
+        let err = teacher_probabilities(&[PathBuf::from("no/such/teacher")], &["x".into()])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("no/such/teacher"), "{err}");
     }
 }
