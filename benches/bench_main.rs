@@ -208,32 +208,53 @@ mod model {
 mod score_batch {
     use super::*;
 
-    /// `Detector::score_batch` with the model (raw text → verdict: normalise, rules, tokenise,
-    /// model, fusion) on a 1-thread pool and on a pool of all cores (throughput: posts).
+    /// `Detector::score_batch` (raw text → verdict: normalise, rules, tokenise, model, fusion)
+    /// on a 1-thread pool and on a pool of all cores (throughput: posts): with one model (the
+    /// bench model) and with the shipped default (`Detector::new()`, an ensemble of three).
     pub fn bench(c: &mut Criterion) {
-        let Some(model) = load_model() else { return };
         let posts = corpus(2000);
-        let det = match verbovka::Detector::builder()
-            .classifier(Some(Arc::new(model) as Arc<dyn verbovka::Classifier>))
-            .build()
-        {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("score_batch skipped: {e}");
-                return;
+        let mut detectors = Vec::new();
+        if let Some(model) = load_model() {
+            match verbovka::Detector::builder()
+                .classifier(Some(Arc::new(model) as Arc<dyn verbovka::Classifier>))
+                .build()
+            {
+                Ok(d) => detectors.push(("with model, threads", d)),
+                Err(e) => eprintln!("score_batch with one model skipped: {e}"),
             }
-        };
+        }
+        match verbovka::Detector::new() {
+            Ok(d) if d.has_model() => detectors.push(("default detector, threads", d)),
+            Ok(_) => eprintln!("score_batch of the default skipped: no embedded model"),
+            Err(e) => eprintln!("score_batch of the default skipped: {e}"),
+        }
         let mut g = c.benchmark_group("score_batch");
         g.throughput(Throughput::Elements(posts.len() as u64));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        for threads in [1, cores] {
-            let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
-                continue;
-            };
-            g.bench_function(BenchmarkId::new("with model, threads", threads), |b| {
-                b.iter(|| pool.install(|| black_box(det.score_batch(&posts))))
-            });
+        for (name, det) in &detectors {
+            for threads in [1, cores] {
+                let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
+                    continue;
+                };
+                g.bench_function(BenchmarkId::new(*name, threads), |b| {
+                    b.iter(|| pool.install(|| black_box(det.score_batch(&posts))))
+                });
+            }
         }
+        g.finish();
+    }
+}
+
+mod construct {
+    use super::*;
+
+    /// `Detector::new()`: parsing the embedded rules, tokenizers and weights and packing the
+    /// weights (issue 3: ≤ 200 ms).
+    pub fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("construct");
+        g.bench_function("Detector::new", |b| {
+            b.iter(|| black_box(verbovka::Detector::new().map(|d| d.has_model())))
+        });
         g.finish();
     }
 }
@@ -297,6 +318,6 @@ criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(5));
     targets = normalise::bench, rules::bench, pipeline::bench, tokenize::bench, model::bench,
-        score_batch::bench, export::bench
+        score_batch::bench, construct::bench, export::bench
 }
 criterion_main!(benches);

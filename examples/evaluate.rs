@@ -73,10 +73,8 @@ fn detector(which: &Which) -> Result<Detector, Error> {
         Which::Default => Detector::new(),
         Which::RulesOnly => Detector::rules_only(),
         Which::Model(dir) => {
-            let clf = verbovka::model::TransformerClassifier::from_dir(dir)?;
-            Detector::builder()
-                .classifier(Some(std::sync::Arc::new(clf)))
-                .build()
+            let clf = verbovka::model::load_dir(dir)?;
+            Detector::builder().classifier(Some(clf)).build()
         }
     }
 }

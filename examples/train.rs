@@ -12,6 +12,10 @@
 //! `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
 //! `--name NAME`, `--card-notes FILE` (Markdown appended to the model card).
 //!
+//! `--members S1,S2,...` trains one model per seed into `OUT/seed-S` (same options otherwise)
+//! and writes `OUT/ensemble.json` listing them: the shipped default is such an ensemble
+//! (`verbovka::model::Ensemble`); calibrate `OUT` afterwards.
+//!
 //! Speed: sets `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (each worker thread runs candle
 //! single-threaded on its share of the batch) and tunes glibc malloc, which TECH-NOTES measured
 //! at 1.45–1.8× for candle training.
@@ -55,6 +59,7 @@ fn main() {
         "cargo run --release --example train -- {}",
         argv[1..].join(" ")
     );
+    let mut members: Vec<u64> = Vec::new();
     let mut args = argv.into_iter().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -87,6 +92,17 @@ fn main() {
             "--label-smoothing" => o.label_smoothing = parse(&a, args.next()),
             "--weight-decay" => o.weight_decay = parse(&a, args.next()),
             "--ema" => o.ema_decay = parse(&a, args.next()),
+            "--members" => {
+                let v: String = parse(&a, args.next());
+                members = v
+                    .split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse()
+                            .unwrap_or_else(|_| die(&format!("--members: bad seed `{s}`")))
+                    })
+                    .collect();
+            }
             "--teacher" => o
                 .teachers
                 .push(PathBuf::from(parse::<String>(&a, args.next()))),
@@ -111,6 +127,32 @@ fn main() {
             other => die(&format!("unknown argument `{other}` (see --help)")),
         }
     }
+    if members.is_empty() {
+        run(&o);
+        return;
+    }
+    let root = o.out_dir.clone();
+    let mut names = Vec::new();
+    for seed in members {
+        let name = format!("seed-{seed}");
+        eprintln!("== member {name}");
+        let mut m = o.clone();
+        m.seed = seed;
+        m.out_dir = root.join(&name);
+        run(&m);
+        names.push(name);
+    }
+    let spec = serde_json::json!({ "name": format!("{}-x{}", o.model.name, names.len()), "members": names });
+    let path = root.join("ensemble.json");
+    let text = serde_json::to_string_pretty(&spec).unwrap_or_default() + "\n";
+    if let Err(e) = std::fs::write(&path, text) {
+        die(&format!("{}: {e}", path.display()));
+    }
+    eprintln!("wrote {}", path.display());
+}
+
+/// One training run with progress on stderr.
+fn run(o: &TrainOptions) {
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
     let style = ProgressStyle::with_template(
@@ -154,7 +196,7 @@ fn main() {
         }
         _ => {}
     };
-    match train(&o, &mut on_progress) {
+    match train(o, &mut on_progress) {
         Ok(r) => {
             let t = r.config.thresholds.unwrap_or([0.5; 3]);
             eprintln!(

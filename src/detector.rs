@@ -112,7 +112,7 @@ impl DetectorBuilder {
 fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
     #[cfg(feature = "embedded-model")]
     {
-        let model = crate::model::TransformerClassifier::embedded()?;
+        let model = crate::model::Ensemble::embedded()?;
         Ok(Some(Arc::new(model)))
     }
     #[cfg(not(feature = "embedded-model"))]

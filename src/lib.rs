@@ -24,12 +24,13 @@
 //!
 //! 1. **normalise** ([`normalize`]): undo obfuscation — look-alike Latin/Greek/fullwidth/
 //!    mathematical letters, digits used as letters (`п0дж0г`), zero-width characters and soft
-//!    hyphens, emoji between letters, letter spacing (`п о д ж о г`, `п.о.д.ж.о.г`), repeated
+//!    hyphens, emoji and asterisks between letters, letter spacing (`п о д ж о г`, `п.о.д.ж.о.г`), repeated
 //!    letters — while keeping a map from every normalised byte back to the original;
 //! 2. **rules** ([`rules`]): weighted keywords (aho-corasick) and regexes (`RegexSet`) from a
 //!    TOML file embedded in the crate ([`rules::DEFAULT_RULES`]); each hit keeps its span;
-//! 3. **model** ([`Classifier`], [`model`]): a small transformer trained for this task, fed the
-//!    normalised text (with the `embedded-model` feature, on by default);
+//! 3. **model** ([`Classifier`], [`model`]): small transformers trained for this task, fed the
+//!    normalised text — the shipped default is an ensemble of three, whose logits are averaged
+//!    ([`model::Ensemble`], with the `embedded-model` feature, on by default);
 //! 4. **fuse** ([`scoring`]): rule evidence and model logits become per-category scores; the
 //!    formula is documented in [`scoring`];
 //! 5. the [`Verdict`]: `label` (`sabotage`, `reconnaissance`, `lure` or `benign`), `risk`,
@@ -43,8 +44,9 @@
 //! # Batches and threads
 //!
 //! [`Detector::score_batch`] scores many texts on the caller's rayon pool (run it inside
-//! `ThreadPool::install` to choose the pool); model inputs are sorted by length and padded per
-//! batch, and every text gets the verdict it would get alone. The detector is `Send + Sync`
+//! `ThreadPool::install` to choose the pool); the model packs each batch's texts without
+//! padding (see [`model::TransformerClassifier`]), and every text gets the verdict it would get
+//! alone. The detector is `Send + Sync`
 //! and cheap to clone. The library never prints, reads environment variables, touches the
 //! network or keeps global state.
 //!
@@ -64,8 +66,9 @@
 //!
 //! # Features
 //!
-//! * `embedded-model` (default): embeds `models/default` so [`Detector::new`] needs no paths.
-//!   Without it, [`Detector::new`] is rules only, and a model can be loaded from a directory.
+//! * `embedded-model` (default): embeds `models/default` (three members, ~17 MB) so
+//!   [`Detector::new`] needs no paths. Without it, [`Detector::new`] is rules only, and a model
+//!   or ensemble can be loaded from a directory ([`model::load_dir`]).
 //!
 //! # What it does not do
 //!

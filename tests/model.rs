@@ -268,6 +268,48 @@ fn packed_engine_matches_the_candle_encoder() {
     }
 }
 
+/// An ensemble directory loads (also through `load_dir`), averages its members' logits, scores
+/// a text the same alone and in a batch, and names a missing member.
+#[test]
+fn ensemble_averages_members_and_fails_clearly() {
+    let (a, _) = tiny_model_dir(&tiny_config(Activation::Relu, false));
+    let (b, _) = tiny_model_dir(&tiny_config(Activation::QuickGelu, true));
+    let root = tmp_dir("ensemble");
+    std::fs::create_dir_all(&root).unwrap();
+    for (src, name) in [(&a, "m1"), (&b, "m2")] {
+        std::fs::rename(src, root.join(name)).unwrap();
+    }
+    std::fs::write(
+        root.join("ensemble.json"),
+        r#"{"name": "tiny-x2", "members": ["m1", "m2"]}"#,
+    )
+    .unwrap();
+    let ens = verbovka::model::Ensemble::from_dir(&root).unwrap();
+    assert_eq!((ens.name(), ens.members().len()), ("tiny-x2", 2));
+    let loaded = verbovka::model::load_dir(&root).unwrap();
+    assert_eq!(loaded.name(), "tiny-x2");
+    let batch = ens.predict(TEXTS).unwrap();
+    let m1 = ens.members()[0].predict(TEXTS).unwrap();
+    let m2 = ens.members()[1].predict(TEXTS).unwrap();
+    for (i, t) in TEXTS.iter().enumerate() {
+        let alone = ens.predict(&[t]).unwrap()[0];
+        for k in 0..3 {
+            let mean = (m1[i].logits[k] + m2[i].logits[k]) / 2.0;
+            assert!((batch[i].logits[k] - mean).abs() < 1e-6, "text {i} cat {k}");
+            assert!((alone.logits[k] - batch[i].logits[k]).abs() < 1e-5);
+        }
+        assert!(m1[i].logits != m2[i].logits, "members must differ");
+    }
+    std::fs::write(
+        root.join("ensemble.json"),
+        r#"{"name": "tiny-x2", "members": ["m1", "m3"]}"#,
+    )
+    .unwrap();
+    let e = verbovka::model::Ensemble::from_dir(&root).unwrap_err();
+    assert!(e.to_string().contains("m3"), "{e}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
 #[test]
 fn long_texts_are_truncated_and_say_so() {
     let (dir, cfg) = tiny_model_dir(&tiny_config(Activation::Relu, false));
@@ -444,14 +486,15 @@ fn normalised_dev_texts(n: usize) -> Option<Vec<String>> {
     )
 }
 
-/// Throughput report (not a pass/fail test): `VERBOVKA_MODEL_DIR=models/default cargo test
+/// Throughput report (not a pass/fail test): `VERBOVKA_MODEL_DIR=models/default/seed-7 cargo test
 /// --release --test model -- --ignored --nocapture speed`. Run it twice: once as is, once with
 /// `RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1` (the two-worker figures only mean something then).
 #[test]
 #[ignore]
 fn speed_report() {
     use std::time::Instant;
-    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let dir =
+        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default/seed-7".into());
     let rss = || {
         std::fs::read_to_string("/proc/self/status")
             .ok()
@@ -551,11 +594,12 @@ fn speed_report() {
 }
 
 /// The packed engine against the candle encoder on a real model directory
-/// (`VERBOVKA_MODEL_DIR`, default `models/default`) and real dev texts.
+/// (`VERBOVKA_MODEL_DIR`, default `models/default/seed-7`, one member) and real dev texts.
 #[test]
 #[ignore]
 fn packed_engine_matches_candle_on_a_real_model() {
-    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let dir =
+        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default/seed-7".into());
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
     let texts = normalised_dev_texts(512).expect("models/data/generated/dev.jsonl");
     let rows: Vec<Vec<u32>> = texts
@@ -582,7 +626,8 @@ fn packed_engine_matches_candle_on_a_real_model() {
 #[test]
 #[ignore]
 fn worst_dev_errors() {
-    let dir = std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default".into());
+    let dir =
+        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "models/default/seed-7".into());
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
     let dev = std::fs::read_to_string("models/data/generated/dev.jsonl").unwrap();
     let items: Vec<serde_json::Value> = dev
@@ -665,10 +710,11 @@ fn tokenizer_training_is_deterministic_and_keeps_special_ids() {
 #[test]
 fn embedded_model_loads_and_tells_obvious_posts_apart() {
     let t = std::time::Instant::now();
-    let clf = TransformerClassifier::embedded().unwrap();
+    let clf = verbovka::model::Ensemble::embedded().unwrap();
     let ms = t.elapsed().as_secs_f64() * 1e3;
     assert!(ms < 2_000.0, "construction took {ms:.0} ms");
-    assert!(clf.config().thresholds.is_some());
+    assert!(clf.calibration().is_some());
+    assert!(clf.members().len() > 1);
     assert!(!clf.name().is_empty());
     let posts = [
         "Нужны люди: поджечь релейный шкаф на железной дороге и снять на видео, оплата 500$ в крипте, пиши в бот",
@@ -680,7 +726,12 @@ fn embedded_model_loads_and_tells_obvious_posts_apart() {
         .map(|p| verbovka::normalize(p).into_string())
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let p = clf.probabilities(&refs).unwrap();
+    let p: Vec<[f32; 3]> = clf
+        .predict(&refs)
+        .unwrap()
+        .iter()
+        .map(|o| o.logits.map(verbovka::model::sigmoid))
+        .collect();
     assert!(p[0][0] > 0.5, "sabotage post: {:?}", p[0]);
     assert!(p[1][1] > 0.5, "reconnaissance post: {:?}", p[1]);
     assert!(p[2].iter().all(|x| *x < 0.5), "recipe: {:?}", p[2]);

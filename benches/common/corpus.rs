@@ -129,13 +129,14 @@ pub fn posts(n: usize) -> (Vec<String>, &'static str) {
     (out, ORIGIN_MIX)
 }
 
-/// The model directory for benches: `$VERBOVKA_BENCH_MODEL`, else `models/default` when it holds
+/// The model directory for benches: `$VERBOVKA_BENCH_MODEL`, else `models/default/seed-7` (one
+/// member of the shipped ensemble) when it holds
 /// weights. `None`: no model to bench (model stages are skipped).
 #[allow(dead_code)]
 pub fn model_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("VERBOVKA_BENCH_MODEL") {
         return Some(PathBuf::from(p));
     }
-    let d = repo_root().join("models/default");
+    let d = repo_root().join("models/default/seed-7");
     d.join("model.safetensors").is_file().then_some(d)
 }

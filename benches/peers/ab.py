@@ -8,7 +8,7 @@ Each BIN is a `dump_logits` binary (`examples/dump_logits.rs`), started once as 
 reversed every repetition. Prints medians of wall-clock posts/s (with min..max) and of posts per
 CPU-second, and ratios to BIN1, with the 1-minute load average of each repetition.
 Env: POSTS (default /tmp/verbovka-peers-work/posts.jsonl, as written by `dump_logits dump`),
-MODEL (default models/default).
+MODEL (default models/default/seed-7, one member of the shipped ensemble).
 """
 
 import json
@@ -21,7 +21,7 @@ import sys
 def main():
     modes, threads, reps, bins = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3]), sys.argv[4:]
     posts = os.environ.get("POSTS", "/tmp/verbovka-peers-work/posts.jsonl")
-    model = os.environ.get("MODEL", "models/default")
+    model = os.environ.get("MODEL", "models/default/seed-7")
     n = sum(1 for _ in open(posts))
     servers = []
     for b in bins:

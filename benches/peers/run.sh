@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # verbovka vs ONNX Runtime vs PyTorch on the shipped model. Usage, from the repository root:
 #   bash benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS] [harness options...]
-#   (defaults: models/default 4000 5; e.g. `--server-alt /path/to/other/dump_logits` times a
+#   (defaults: models/default/seed-7 (one ensemble member) 4000 5; e.g. `--server-alt /path/to/other/dump_logits` times a
 #   second verbovka build, from a modified src/, alongside in the same run)
 # Env: VERBOVKA_PEERS_VENV (default /tmp/verbovka-peers), VERBOVKA_PEERS_NO_TORCH=1 to skip torch.
 # Writes only under $VERBOVKA_PEERS_WORK (default /tmp/verbovka-peers-work): the corpus posts
@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-model="${1:-models/default}"
+model="${1:-models/default/seed-7}"
 n="${2:-4000}"
 reps="${3:-5}"
 venv="${VERBOVKA_PEERS_VENV:-/tmp/verbovka-peers}"

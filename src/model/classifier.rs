@@ -134,6 +134,15 @@ fn model_err(origin: &str, message: impl Into<String>) -> Error {
     }
 }
 
+/// Parses and checks the contents of `calibration.json`.
+pub(crate) fn parse_calibration(json: &[u8], origin: &str) -> Result<Calibration> {
+    let c: Calibration = serde_json::from_slice(json)
+        .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+    c.validate()
+        .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+    Ok(c)
+}
+
 impl TransformerClassifier {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
@@ -168,11 +177,7 @@ impl TransformerClassifier {
 
     /// Attaches a calibration given as the contents of `calibration.json`.
     pub fn with_calibration_json(self, json: &[u8], origin: &str) -> Result<Self> {
-        let c: Calibration = serde_json::from_slice(json)
-            .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
-        c.validate()
-            .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
-        Ok(self.with_calibration(Some(c)))
+        Ok(self.with_calibration(Some(parse_calibration(json, origin)?)))
     }
 
     /// Attaches (or removes) the fusion constants and thresholds a detector should use with
@@ -412,8 +417,11 @@ mod tests {
     use super::*;
 
     fn shipped() -> TransformerClassifier {
-        TransformerClassifier::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default"))
-            .expect("models/default")
+        TransformerClassifier::from_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/seed-7"
+        ))
+        .expect("models/default/seed-7")
     }
 
     const TEXTS: &[&str] = &[
@@ -498,10 +506,12 @@ mod probe {
     #[test]
     #[ignore]
     fn batch_size_probe() {
-        let clf =
-            TransformerClassifier::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default"))
-                .expect("model")
-                .with_parallel(false);
+        let clf = TransformerClassifier::from_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/seed-7"
+        ))
+        .expect("model")
+        .with_parallel(false);
         // JSON lines with a `text` field (default: the test split), e.g. the peer harness's
         // posts file.
         let path = std::env::var("VERBOVKA_PROBE_POSTS").unwrap_or_else(|_| {

@@ -663,12 +663,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The shipped tokenizer (whatever weights `models/default` holds: same kind).
+    /// A shipped tokenizer (of the first ensemble member; all members have the same kind).
     fn shipped() -> TextEncoder {
         static ENC: std::sync::OnceLock<TextEncoder> = std::sync::OnceLock::new();
         ENC.get_or_init(|| {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/tokenizer.json");
-            let tokenizer = Tokenizer::from_file(path).expect("models/default/tokenizer.json");
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/default/seed-7/tokenizer.json"
+            );
+            let tokenizer =
+                Tokenizer::from_file(path).expect("models/default/seed-7/tokenizer.json");
             TextEncoder::new(tokenizer, 128)
         })
         .clone()
