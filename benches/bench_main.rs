@@ -241,6 +241,19 @@ mod score_batch {
                 });
             }
         }
+        // The default model alone (tokenise + forward of every member) on normalised posts.
+        #[cfg(feature = "embedded-model")]
+        if let Ok(ens) = verbovka::model::Ensemble::embedded() {
+            use verbovka::Classifier;
+            let norm = normalised(&posts);
+            let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
+            if let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(cores).build() {
+                g.bench_function(
+                    BenchmarkId::new("default model only, threads", cores),
+                    |b| b.iter(|| pool.install(|| black_box(ens.predict(&refs).ok()))),
+                );
+            }
+        }
         g.finish();
     }
 }
