@@ -2,8 +2,8 @@
 
 use crate::Result;
 
-/// What a classifier says about one (normalised) text.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What a classifier says about one (normalised) text (default: zero logits, not truncated).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ModelOutput {
     /// Per-category logits in [`crate::Category::ALL`] order (independent sigmoids, not a softmax:
     /// a post can be both sabotage and lure).

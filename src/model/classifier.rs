@@ -385,13 +385,7 @@ pub fn sigmoid(x: f32) -> f32 {
 
 impl Classifier for TransformerClassifier {
     fn predict(&self, texts: &[&str]) -> Result<Vec<ModelOutput>> {
-        let mut out = vec![
-            ModelOutput {
-                logits: [0.0; 3],
-                truncated: false
-            };
-            texts.len()
-        ];
+        let mut out = vec![ModelOutput::default(); texts.len()];
         let b = self.batch_size;
         if self.parallel && texts.len() > b {
             out.par_chunks_mut(b)

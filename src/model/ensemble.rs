@@ -125,13 +125,7 @@ impl Ensemble {
 
 impl Classifier for Ensemble {
     fn predict(&self, texts: &[&str]) -> Result<Vec<ModelOutput>> {
-        let mut out = vec![
-            ModelOutput {
-                logits: [0.0; 3],
-                truncated: false
-            };
-            texts.len()
-        ];
+        let mut out = vec![ModelOutput::default(); texts.len()];
         for m in &self.members {
             for (o, p) in out.iter_mut().zip(m.predict(texts)?) {
                 for (s, l) in o.logits.iter_mut().zip(p.logits) {
