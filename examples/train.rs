@@ -1,10 +1,14 @@
-//! Trains the shipped model: tokenizer, optional masked-LM pretraining, classifier.
+//! Trains models: tokenizer, optional masked-LM pretraining, classifier.
 //!
 //! ```sh
+//! # the shipped ensemble (then run `calibrate` on models/default)
 //! cargo run --release --example train -- --data models/data/generated \
-//!     --corpora ../shared/corpora --out models/default [--epochs N] [--seed S]
+//!     --corpora ../shared/corpora --epochs 2 --members 7,1234,42 --out models/default
+//! # one model
+//! cargo run --release --example train -- --data models/data/generated \
+//!     --corpora ../shared/corpora --epochs 2 --seed 7 --out models/trained
 //! ```
-//! Defaults are the shipped model's settings. Other options: `--pretrain-steps N`, `--vocab N`,
+//! Defaults are the shipped members' settings (`--out` defaults to `models/trained`). Other options: `--pretrain-steps N`, `--vocab N`,
 //! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
 //! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
 //! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--ema DECAY`,

@@ -187,9 +187,9 @@ impl Default for TrainOptions {
         TrainOptions {
             data_dir: PathBuf::from("models/data/generated"),
             corpora_dir: None,
-            out_dir: PathBuf::from("models/default"),
+            out_dir: PathBuf::from("models/trained"),
             model: ModelConfig::default(),
-            epochs: 6,
+            epochs: 2,
             evals_per_epoch: 4,
             patience: 3,
             token_dropout: 0.15,
