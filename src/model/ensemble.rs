@@ -3,8 +3,9 @@
 //! Why: the dataset is a few thousand hand-written seed ideas, and a model trained on them
 //! misses unseen phrasings somewhat at random — another seed misses others. Averaging the logits
 //! of members trained alike from different seeds cancels much of that: on the dev split (fused
-//! with the rules, thresholds fitted per candidate) two members gained about 0.007 binary F1 and
-//! 0.012 macro F1 over their mean, four members 0.012 and 0.02 (the model card has the table).
+//! with the rules, thresholds fitted per candidate) pairs gained about 0.010 binary F1 over the
+//! single members' mean, three members 0.013 (and macro F1 0.02), four no more (the model card
+//! has the table).
 //! Each member costs one forward pass, so an ensemble of `n` scores about `1/n` as many posts per
 //! second as one member.
 //!
