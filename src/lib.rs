@@ -22,7 +22,7 @@
 //!
 //! [`Detector::score`] runs, for each text:
 //!
-//! 1. **normalise** ([`normalize`]): undo obfuscation — look-alike Latin/Greek/fullwidth/
+//! 1. **normalise** ([`normalize()`]): undo obfuscation — look-alike Latin/Greek/fullwidth/
 //!    mathematical letters, digits used as letters (`п0дж0г`), zero-width characters and soft
 //!    hyphens, emoji and asterisks between letters, letter spacing (`п о д ж о г`, `п.о.д.ж.о.г`), repeated
 //!    letters — while keeping a map from every normalised byte back to the original;

@@ -29,7 +29,7 @@
 //! characters written as `\xNN` (not valid JSON), invalid UTF-8 (replaced by U+FFFD), a missing
 //! `date_unixtime` (taken from `date`), dates that do not parse (`date_unixtime: None`). A
 //! truncated or corrupt JSON file yields every message before the damage, then one
-//! [`Error::Data`](crate::Error::Data) whose `origin` names the file, the byte offset and the
+//! [`Error::Data`] whose `origin` names the file, the byte offset and the
 //! line; the iterator ends after it.
 //!
 //! # Memory and speed
