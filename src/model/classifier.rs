@@ -143,6 +143,18 @@ pub(crate) fn parse_calibration(json: &[u8], origin: &str) -> Result<Calibration
     Ok(c)
 }
 
+/// `dir/calibration.json` parsed and checked, or `None` when the directory has none.
+pub(crate) fn read_calibration(dir: &Path, origin: &str) -> Result<Option<Calibration>> {
+    match std::fs::read(dir.join(CALIBRATION_FILE)) {
+        Ok(bytes) => parse_calibration(&bytes, origin).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(model_err(
+            origin,
+            format!("cannot read {CALIBRATION_FILE}: {e}"),
+        )),
+    }
+}
+
 impl TransformerClassifier {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
@@ -165,14 +177,7 @@ impl TransformerClassifier {
         let tokenizer = read(TOKENIZER_FILE)?;
         let weights = read(WEIGHTS_FILE)?;
         let model = Self::load(&config, &tokenizer, &weights, &origin)?;
-        match std::fs::read(dir.join(CALIBRATION_FILE)) {
-            Ok(bytes) => model.with_calibration_json(&bytes, &origin),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(model),
-            Err(e) => Err(model_err(
-                &origin,
-                format!("cannot read {CALIBRATION_FILE}: {e}"),
-            )),
-        }
+        Ok(model.with_calibration(read_calibration(dir, &origin)?))
     }
 
     /// Attaches a calibration given as the contents of `calibration.json`.

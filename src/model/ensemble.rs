@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::classifier::{parse_calibration, TransformerClassifier, CALIBRATION_FILE};
+use super::classifier::{parse_calibration, read_calibration, TransformerClassifier};
 use crate::scoring::Calibration;
 use crate::{Classifier, Error, ModelOutput, Result};
 
@@ -98,12 +98,7 @@ impl Ensemble {
             .iter()
             .map(|m| TransformerClassifier::from_dir(dir.join(m)))
             .collect::<Result<Vec<_>>>()?;
-        let ensemble = Ensemble::new(spec.name, members)?;
-        match std::fs::read(dir.join(CALIBRATION_FILE)) {
-            Ok(bytes) => ensemble.with_calibration_json(&bytes, &origin),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ensemble),
-            Err(e) => Err(Error::io(dir.join(CALIBRATION_FILE), e)),
-        }
+        Ok(Ensemble::new(spec.name, members)?.with_calibration(read_calibration(dir, &origin)?))
     }
 
     /// Attaches a calibration given as the contents of `calibration.json`.
