@@ -18,6 +18,7 @@ use tokenizers::Tokenizer;
 use super::card::{render_card, sha256_hex, today_utc};
 use super::classifier::{sigmoid, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use super::config::ModelConfig;
+use super::ensemble::Ensemble;
 use super::fast::FastEncoder;
 use super::metrics::{choose_thresholds, evaluate, Metrics};
 use super::nn::{pad_batch, Encoder, Pass};
@@ -395,22 +396,18 @@ fn targets_of(label: Label) -> [f32; 3] {
     t
 }
 
-/// `σ` of the teachers' mean logit per text and category.
+/// `σ` of the teachers' mean logit per text and category (the teachers as one [`Ensemble`]).
 fn teacher_probabilities(teachers: &[PathBuf], texts: &[String]) -> Result<Vec<[f32; 3]>> {
-    let mut sum = vec![[0f32; 3]; texts.len()];
-    for dir in teachers {
-        let model = super::classifier::TransformerClassifier::from_dir(dir)?;
-        for (chunk, out) in texts.chunks(256).zip(sum.chunks_mut(256)) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            for (o, s) in crate::Classifier::predict(&model, &refs)?.iter().zip(out) {
-                for (s, l) in s.iter_mut().zip(o.logits) {
-                    *s += l;
-                }
-            }
-        }
-    }
-    let n = teachers.len() as f32;
-    Ok(sum.into_iter().map(|s| s.map(|l| sigmoid(l / n))).collect())
+    let members = teachers
+        .iter()
+        .map(super::classifier::TransformerClassifier::from_dir)
+        .collect::<Result<Vec<_>>>()?;
+    let ensemble = Ensemble::new("teachers", members)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    Ok(crate::Classifier::predict(&ensemble, &refs)?
+        .iter()
+        .map(|o| o.logits.map(sigmoid))
+        .collect())
 }
 
 /// The distillation target: `(1 − w)·label + w·teacher`.
