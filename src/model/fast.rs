@@ -62,6 +62,39 @@ impl FastLinear {
         }
         self.packed = p;
     }
+
+    /// `c[n × d_out] (+)= a[n × d_in] · Wᵀ + bias` on the AVX-512 kernel with the packed
+    /// weights; `epi` adds accumulation, ReLU or scaling in the store (its `bias` is replaced).
+    ///
+    /// # Safety
+    /// As [`v4::matmul`]: only on CPUs with the features the kernels are compiled for.
+    unsafe fn matmul_v4(
+        &self,
+        c: &mut [f32],
+        a: &[f32],
+        n: usize,
+        epi: v4::Epilogue<'_>,
+        skip_zeros: Option<&mut v4::SkipZeros>,
+    ) -> Result<()> {
+        let epi = v4::Epilogue {
+            bias: self.bias.as_deref(),
+            ..epi
+        };
+        let (k, m) = (self.d_in, self.d_out);
+        // SAFETY: the caller's contract.
+        unsafe {
+            v4::matmul(
+                c,
+                m,
+                a,
+                k,
+                v4::Rhs::Packed(&self.packed),
+                (n, m, k),
+                epi,
+                skip_zeros,
+            )
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -382,25 +415,10 @@ impl FastEncoder {
         for layer in &self.layers {
             // SAFETY: as below.
             unsafe { v4::layer_norm(x, h, &layer.ln1, d, self.eps)? };
-            fn with_bias(l: &FastLinear) -> Epilogue<'_> {
-                Epilogue {
-                    bias: l.bias.as_deref(),
-                    ..Epilogue::default()
-                }
-            }
             // SAFETY (every `v4` call below): this function only runs on CPUs with the
             // features the kernels are compiled for; the kernels check their bounds.
             unsafe {
-                v4::matmul(
-                    qkv,
-                    3 * d,
-                    h,
-                    d,
-                    Rhs::Packed(&layer.qkv.packed),
-                    (n, 3 * d, d),
-                    with_bias(&layer.qkv),
-                    None,
-                )?;
+                layer.qkv.matmul_v4(qkv, h, n, plain, None)?;
                 v4::transpose(&qkv[d..], 3 * d, n, d, kt, n_pad)?;
             }
             for (r, &o) in rows.iter().zip(offsets) {
@@ -440,59 +458,26 @@ impl FastEncoder {
                     }
                 }
             }
+            let accumulate = Epilogue {
+                accumulate: true,
+                ..plain
+            };
             // SAFETY: as above.
-            unsafe {
-                v4::matmul(
-                    x,
-                    d,
-                    att,
-                    d,
-                    Rhs::Packed(&layer.out.packed),
-                    (n, d, d),
-                    Epilogue {
-                        accumulate: true,
-                        ..with_bias(&layer.out)
-                    },
-                    None,
-                )?;
-            }
+            unsafe { layer.out.matmul_v4(x, att, n, accumulate, None)? };
             // SAFETY: as above.
             unsafe { v4::layer_norm(x, h, &layer.ln2, d, self.eps)? };
             // SAFETY: as above.
             unsafe {
-                v4::matmul(
-                    up,
-                    ff,
-                    h,
-                    d,
-                    Rhs::Packed(&layer.up.packed),
-                    (n, ff, d),
-                    Epilogue {
-                        relu,
-                        ..with_bias(&layer.up)
-                    },
-                    None,
-                )?;
-            }
+                layer
+                    .up
+                    .matmul_v4(up, h, n, Epilogue { relu, ..plain }, None)?
+            };
             if !relu {
                 activate(up, self.activation);
             }
+            let skip_zeros = (relu && self.skip_zeros).then_some(&mut *skip);
             // SAFETY: as above.
-            unsafe {
-                v4::matmul(
-                    x,
-                    d,
-                    up,
-                    ff,
-                    Rhs::Packed(&layer.down.packed),
-                    (n, d, ff),
-                    Epilogue {
-                        accumulate: true,
-                        ..with_bias(&layer.down)
-                    },
-                    (relu && self.skip_zeros).then_some(&mut *skip),
-                )?;
-            }
+            unsafe { layer.down.matmul_v4(x, up, n, accumulate, skip_zeros)? };
         }
         // SAFETY: as above.
         unsafe { v4::layer_norm(x, h, &self.final_ln, d, self.eps)? };
