@@ -1,0 +1,162 @@
+//! Scores a labelled JSONL file with the detector and prints the evaluation report.
+//!
+//! ```text
+//! cargo run --release --example evaluate -- models/data/generated/test.jsonl \
+//!     --background models/data/generated/test_background.jsonl [--json] \
+//!     [--rules-only | --model DIR] [--errors OUT.jsonl]
+//! ```
+//!
+//! Input lines: `text`, `label`, optional `tags` (`hard`, `obfuscated`, ...). `--background`
+//! files (repeatable) are benign text, JSONL (`text`) or one post per line, tagged
+//! `background`. Without `--model`/`--rules-only` the default detector (embedded model if
+//! built with one) is used. `--json` prints the report as JSON. `--errors OUT.jsonl` writes every
+//! misclassified example (text, gold and predicted label, scores, tags) for a look at what
+//! goes wrong — on dev, not on test, if the look may lead to changes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+use verbovka_lab::data::{load_background_file, load_jsonl, Example};
+use verbovka_lab::eval::{EvalRecord, Report};
+use verbovka::{Detector, Error};
+
+enum Which {
+    Default,
+    RulesOnly,
+    Model(PathBuf),
+}
+
+struct Args {
+    file: PathBuf,
+    background: Vec<PathBuf>,
+    json: bool,
+    which: Which,
+    errors: Option<PathBuf>,
+}
+
+const USAGE: &str =
+    "usage: evaluate FILE.jsonl [--background FILE ...] [--json] [--rules-only | --model DIR] \
+     [--errors OUT.jsonl]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut file = None;
+    let mut background = Vec::new();
+    let mut json = false;
+    let mut which = Which::Default;
+    let mut errors = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--background" => background.push(it.next().ok_or("--background needs a file")?.into()),
+            "--json" => json = true,
+            "--errors" => errors = Some(it.next().ok_or("--errors needs a file")?.into()),
+            "--rules-only" => which = Which::RulesOnly,
+            "--model" => which = Which::Model(it.next().ok_or("--model needs a directory")?.into()),
+            "-h" | "--help" => return Err(USAGE.into()),
+            s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
+            _ if file.is_none() => file = Some(PathBuf::from(a)),
+            _ => return Err(format!("one input file only\n{USAGE}")),
+        }
+    }
+    let file = file.ok_or(USAGE)?;
+    Ok(Args {
+        file,
+        background,
+        json,
+        which,
+        errors,
+    })
+}
+
+fn detector(which: &Which) -> Result<Detector, Error> {
+    match which {
+        Which::Default => Detector::new(),
+        Which::RulesOnly => Detector::rules_only(),
+        Which::Model(dir) => {
+            let clf = verbovka::model::load_dir(dir)?;
+            Detector::builder().classifier(Some(clf)).build()
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut examples: Vec<Example> = load_jsonl(&args.file).map_err(|e| e.to_string())?;
+    for b in &args.background {
+        examples.extend(load_background_file(b).map_err(|e| e.to_string())?);
+    }
+    let detector = detector(&args.which).map_err(|e| e.to_string())?;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let started = Instant::now();
+    let verdicts = detector.score_batch(&texts);
+    let secs = started.elapsed().as_secs_f64();
+    let records: Vec<EvalRecord> = examples
+        .iter()
+        .zip(&verdicts)
+        .map(|(e, v)| {
+            let mut tags = e.tags.clone();
+            tags.push(format!("lang:{}", e.lang));
+            EvalRecord {
+                gold: e.label,
+                predicted: v.label,
+                scores: v.scores,
+                tags,
+            }
+        })
+        .collect();
+    if let Some(path) = &args.errors {
+        write_errors(path, &examples, &verdicts)?;
+    }
+    let report = Report::compute(&records);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("{report}");
+    }
+    eprintln!(
+        "{} texts in {:.2} s ({:.0} posts/s), model: {}",
+        texts.len(),
+        secs,
+        texts.len() as f64 / secs.max(1e-9),
+        if detector.has_model() {
+            "yes"
+        } else {
+            "no (rules only)"
+        }
+    );
+    Ok(())
+}
+
+/// Writes the misclassified examples as JSON Lines.
+fn write_errors(
+    path: &std::path::Path,
+    examples: &[Example],
+    verdicts: &[verbovka::Verdict],
+) -> Result<(), String> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
+    for (e, v) in examples.iter().zip(verdicts) {
+        if e.label != v.label {
+            let line = serde_json::json!({
+                "text": e.text, "gold": e.label, "predicted": v.label, "risk": v.risk,
+                "scores": v.scores, "model": v.model, "tags": e.tags,
+            });
+            writeln!(out, "{line}").map_err(fail)?;
+        }
+    }
+    out.flush().map_err(fail)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("evaluate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Fitting the fusion of a model with the rules on the dev split: the rule weight and the
+//! per-category thresholds a detector uses with that model (`calibration.json`).
+//!
+//! The items come from the library's own pre-fusion step ([`verbovka::Detector::analyse_batch`]
+//! on a detector with the model), so the fit sees exactly what scoring sees.
+
+use verbovka::scoring::{Calibration, Fusion, RuleEvidence, Thresholds};
+use serde::Serialize;
+use verbovka::{Label, Scores};
+
+/// One dev example for [`fit_calibration`].
+#[derive(Debug, Clone, Copy)]
+pub struct CalibrationItem {
+    /// The gold label.
+    pub gold: Label,
+    /// The model's logits.
+    pub logits: [f32; 3],
+    /// The rules' evidence.
+    pub evidence: RuleEvidence,
+    /// A hard negative (news, warning, job ad, ...): counted in the hard false-positive rate.
+    pub hard: bool,
+}
+
+/// What [`fit_calibration`] maximises and the false-positive rates it must respect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationTargets {
+    /// The figure to maximise.
+    pub objective: CalibrationObjective,
+    /// Largest share of hard negatives that may be flagged.
+    pub max_hard_fpr: f32,
+    /// Largest share of other benign texts (background) that may be flagged.
+    pub max_background_fpr: f32,
+}
+
+/// The figure [`fit_calibration`] maximises within the false-positive targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationObjective {
+    /// Macro F1 over the three categories: rewards naming the right category.
+    MacroF1,
+    /// Binary F1 (any category against benign) — whether a post is flagged at all, what a
+    /// moderator acts on; macro F1 breaks ties.
+    BinaryF1,
+    /// The mean of binary and macro F1.
+    Mean,
+}
+
+/// Quality of one calibration on the items it was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationFit {
+    /// The calibration.
+    pub calibration: Calibration,
+    /// Macro F1 over the three categories (exact label).
+    pub macro_f1: f32,
+    /// Binary F1: any category against benign.
+    pub binary_f1: f32,
+    /// Share of hard negatives flagged.
+    pub hard_fpr: f32,
+    /// Share of other benign items flagged.
+    pub background_fpr: f32,
+}
+
+/// Chooses the rule weight `b` (from a small grid, `a = 1`, offsets 0: thresholds absorb
+/// them) and per-category thresholds that maximise the targets' objective on `items` while keeping both
+/// false-positive rates within `targets`; where no choice meets them, the one that comes
+/// closest. Thresholds are searched coordinate-wise on a 0.01 grid from four starting points.
+pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -> CalibrationFit {
+    let mut best: Option<(f32, CalibrationFit)> = None;
+    for b in [0.25f32, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0] {
+        let fusion = Fusion {
+            model_scale: 1.0,
+            rule_scale: b,
+            offset: [0.0; 3],
+        };
+        let scores: Vec<Scores> = items
+            .iter()
+            .map(|it| fusion.scores(it.logits, &it.evidence))
+            .collect();
+        // Coordinate ascent is greedy: start it from several points and keep the best.
+        for start in [0.5f32, 0.3, 0.7, 0.9] {
+            let mut th = [start; 3];
+            let mut current = evaluate_fit(items, &scores, fusion, th);
+            for _round in 0..4 {
+                let before = th;
+                for c in 0..3 {
+                    for step in 1..100 {
+                        let mut t = th;
+                        t[c] = step as f32 / 100.0;
+                        let fit = evaluate_fit(items, &scores, fusion, t);
+                        if objective(&fit, targets) > objective(&current, targets) {
+                            current = fit;
+                            th = t;
+                        }
+                    }
+                }
+                if th == before {
+                    break;
+                }
+            }
+            let value = objective(&current, targets);
+            if best.as_ref().is_none_or(|(v, _)| value > *v) {
+                best = Some((value, current));
+            }
+        }
+    }
+    match best {
+        Some((_, fit)) => fit,
+        None => evaluate_fit(items, &[], Fusion::default(), [0.5; 3]),
+    }
+}
+
+/// The objective's figure when the targets are met; below zero, growing with the violation,
+/// otherwise.
+fn objective(fit: &CalibrationFit, t: CalibrationTargets) -> f32 {
+    let over = (fit.hard_fpr - t.max_hard_fpr).max(0.0)
+        + (fit.background_fpr - t.max_background_fpr).max(0.0) * 10.0;
+    if over > 0.0 {
+        return -over;
+    }
+    match t.objective {
+        CalibrationObjective::MacroF1 => fit.macro_f1,
+        CalibrationObjective::BinaryF1 => fit.binary_f1 + 1e-3 * fit.macro_f1,
+        CalibrationObjective::Mean => 0.5 * (fit.binary_f1 + fit.macro_f1),
+    }
+}
+
+fn evaluate_fit(
+    items: &[CalibrationItem],
+    scores: &[Scores],
+    fusion: Fusion,
+    th: [f32; 3],
+) -> CalibrationFit {
+    let thresholds = Thresholds(th);
+    let (mut tp, mut fp, mut fneg) = ([0usize; 3], [0usize; 3], [0usize; 3]);
+    let (mut hard, mut hard_flagged, mut bg, mut bg_flagged) = (0usize, 0usize, 0usize, 0usize);
+    let (mut btp, mut bfp, mut bfn) = (0usize, 0usize, 0usize);
+    for (it, s) in items.iter().zip(scores) {
+        let pred = thresholds.label(*s);
+        if let Some(g) = it.gold.category() {
+            if pred.category() == Some(g) {
+                tp[g.index()] += 1;
+            } else {
+                fneg[g.index()] += 1;
+            }
+        }
+        if let Some(p) = pred.category() {
+            if it.gold.category() != Some(p) {
+                fp[p.index()] += 1;
+            }
+        }
+        match (it.gold != Label::Benign, pred != Label::Benign) {
+            (true, true) => btp += 1,
+            (false, true) => bfp += 1,
+            (true, false) => bfn += 1,
+            (false, false) => {}
+        }
+        if it.gold == Label::Benign {
+            let flagged = usize::from(pred != Label::Benign);
+            if it.hard {
+                hard += 1;
+                hard_flagged += flagged;
+            } else {
+                bg += 1;
+                bg_flagged += flagged;
+            }
+        }
+    }
+    let f1 = |c: usize| {
+        let denom = 2 * tp[c] + fp[c] + fneg[c];
+        if denom == 0 {
+            0.0
+        } else {
+            2.0 * tp[c] as f32 / denom as f32
+        }
+    };
+    let rate = |k: usize, n: usize| if n == 0 { 0.0 } else { k as f32 / n as f32 };
+    CalibrationFit {
+        calibration: Calibration { fusion, thresholds },
+        macro_f1: (f1(0) + f1(1) + f1(2)) / 3.0,
+        binary_f1: if btp == 0 {
+            0.0
+        } else {
+            2.0 * btp as f32 / (2 * btp + bfp + bfn) as f32
+        },
+        hard_fpr: rate(hard_flagged, hard),
+        background_fpr: rate(bg_flagged, bg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten items per row: gold label, logits, hard negative.
+    fn calibration_items() -> Vec<CalibrationItem> {
+        let rows = [
+            (Label::Benign, [-4.0, -4.0, -4.0], false),
+            (Label::Benign, [-4.0, -4.0, 1.0], true),
+            (Label::Sabotage, [3.0, -4.0, -4.0], false),
+            // Reconnaissance posts whose lure score is higher than their reconnaissance score
+            // and than the lure posts' own: naming them right costs the lure posts.
+            (Label::Reconnaissance, [-4.0, 2.0, 2.5], false),
+            (Label::Lure, [-4.0, -4.0, 2.2], false),
+        ];
+        rows.iter()
+            .flat_map(|&(gold, logits, hard)| {
+                std::iter::repeat_n(
+                    CalibrationItem {
+                        gold,
+                        logits,
+                        evidence: RuleEvidence::default(),
+                        hard,
+                    },
+                    10,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calibration_objectives_trade_category_for_flagging() {
+        let items = calibration_items();
+        let targets = |objective| CalibrationTargets {
+            objective,
+            max_hard_fpr: 0.0,
+            max_background_fpr: 0.0,
+        };
+        let macro_fit = fit_calibration(&items, targets(CalibrationObjective::MacroF1));
+        let binary_fit = fit_calibration(&items, targets(CalibrationObjective::BinaryF1));
+        for fit in [macro_fit, binary_fit] {
+            assert_eq!((fit.hard_fpr, fit.background_fpr), (0.0, 0.0), "{fit:?}");
+        }
+        // Macro F1: lure threshold above the reconnaissance posts' lure score (0.924), so
+        // they are named right and the lure posts (0.900) are missed.
+        assert!(
+            macro_fit.calibration.thresholds.0[2] > 0.924,
+            "{macro_fit:?}"
+        );
+        assert!(
+            (macro_fit.macro_f1 - 2.0 / 3.0).abs() < 1e-4,
+            "{macro_fit:?}"
+        );
+        assert!((macro_fit.binary_f1 - 0.8).abs() < 1e-4, "{macro_fit:?}");
+        // Binary F1: every positive flagged, reconnaissance named lure.
+        assert!((binary_fit.binary_f1 - 1.0).abs() < 1e-6, "{binary_fit:?}");
+        assert!(binary_fit.macro_f1 < macro_fit.macro_f1, "{binary_fit:?}");
+    }
+
+}

@@ -1,0 +1,577 @@
+//! Dataset tests: loading errors, stable family-wise splits, the generator, background
+//! sampling, and the shape of the committed splits in `models/data/generated`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use verbovka_lab::data::{
+    build_dataset, load_jsonl, load_seeds, obfuscate_word, sample_background, BuildConfig, Example,
+    Generator, GeneratorConfig, Obfuscation, Split,
+};
+use verbovka::{normalize, Label, Lang};
+use verbovka_lab::Error;
+
+/// A fresh temporary directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("verbovka-data-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+fn write(path: &Path, content: &str) {
+    std::fs::write(path, content).expect("write test file");
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn ex(text: &str, label: Label, family: &str, lang: Lang) -> Example {
+    Example {
+        text: text.into(),
+        label,
+        family: family.into(),
+        tags: vec![],
+        lang,
+    }
+}
+
+#[test]
+fn seed_errors_name_file_and_line() {
+    let dir = temp_dir("bad-seeds");
+    write(
+        &dir.join("a.jsonl"),
+        r#"{"text":"Нужны люди, пиши в лс","label":"lure","family":"f1","lang":"ru","tags":[]}"#,
+    );
+    let bad = concat!(
+        r#"{"text":"Підпали авто ЗСУ","label":"sabotage","family":"f2","lang":"uk"}"#,
+        "\n\n",
+        r#"{"text":"x","label":"arson","family":"f3","lang":"uk"}"#,
+        "\n"
+    );
+    write(&dir.join("b.jsonl"), bad);
+    let err = load_seeds(&dir)
+        .expect_err("unknown label must fail")
+        .to_string();
+    assert!(err.contains("b.jsonl:3"), "{err}");
+    assert!(err.contains("arson"), "{err}");
+
+    write(
+        &dir.join("b.jsonl"),
+        r#"{"text":"без сім'ї","label":"benign","lang":"uk"}"#,
+    );
+    let err = load_seeds(&dir).expect_err("missing family must fail");
+    assert!(matches!(err, Error::Data { .. }));
+    assert!(err.to_string().contains("b.jsonl:1") && err.to_string().contains("family"));
+
+    write(&dir.join("b.jsonl"), "{not json}\n");
+    let err = load_seeds(&dir)
+        .expect_err("bad JSON must fail")
+        .to_string();
+    assert!(
+        err.contains("b.jsonl:1") && err.contains("invalid JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jsonl_defaults_family_lang_and_tags() {
+    let dir = temp_dir("eval-jsonl");
+    let p = dir.join("in.jsonl");
+    write(
+        &p,
+        concat!(
+            r#"{"text":"Ищу людей для фото колонн, оплата сразу","label":"reconnaissance"}"#,
+            "\n",
+            r#"{"text":"Шукаємо кур'єра, оплата щодня","label":"benign","tags":["hard"],"note":"x"}"#,
+            "\n"
+        ),
+    );
+    let v = load_jsonl(&p).expect("load");
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].lang, Lang::Ru);
+    assert_eq!(v[1].lang, Lang::Uk);
+    assert!(v[0].family.ends_with("in.jsonl:1"));
+    assert!(v[1].has_tag("hard"));
+}
+
+#[test]
+fn split_is_stable_and_proportional() {
+    // Pinned (computed independently): changing the hash would silently move families
+    // between splits and leak test families into training.
+    assert_eq!(verbovka_lab::data::stable_hash(""), 0xc381_7c01_6ba4_ff30);
+    assert_eq!(
+        verbovka_lab::data::stable_hash("sab-001"),
+        0x66da_1702_e28b_646f
+    );
+    for (family, split) in [
+        ("sab-001", Split::Train),
+        ("rec-002", Split::Train),
+        ("lur-017", Split::Test),
+        ("bg:ru_fortunes:3492", Split::Train),
+        ("hn-everyday-100", Split::Test),
+    ] {
+        assert_eq!(Split::of_family(family), split, "{family}");
+    }
+    let mut counts: HashMap<Split, usize> = HashMap::new();
+    for i in 0..20_000 {
+        *counts
+            .entry(Split::of_family(&format!("family-{i}")))
+            .or_default() += 1;
+    }
+    let share = |s| counts.get(&s).copied().unwrap_or(0) as f64 / 20_000.0;
+    assert!((share(Split::Train) - 0.70).abs() < 0.015, "{counts:?}");
+    assert!((share(Split::Dev) - 0.15).abs() < 0.015, "{counts:?}");
+    assert!((share(Split::Test) - 0.15).abs() < 0.015, "{counts:?}");
+}
+
+fn sample_seeds() -> Vec<Example> {
+    vec![
+        ex(
+            "🔥 Нужны ребята в Харькове. Надо поджечь машину ВСУ и снять на видео. Оплата 500$ сразу. Пиши @fast_job_kh",
+            Label::Sabotage,
+            "t-sab-1",
+            Lang::Ru,
+        ),
+        ex(
+            "Треба підпалити релейну шафу біля Житомира, 20 000 грн одразу після відео. Бот: @robota_bot, t.me/robota_bot?start=abc",
+            Label::Sabotage,
+            "t-sab-2",
+            Lang::Uk,
+        ),
+        ex(
+            "Шукаємо людей у Дніпрі: сфотографувати колону техніки та надіслати координати. 100$ за фото.",
+            Label::Reconnaissance,
+            "t-rec-1",
+            Lang::Uk,
+        ),
+        ex(
+            "Легкий заработок для смелых. Всё анонимно, оплата в крипте. Пиши в лс.",
+            Label::Lure,
+            "t-lur-1",
+            Lang::Ru,
+        ),
+        ex(
+            "СБУ затримала чоловіка, який за 500 доларів підпалив авто ЗСУ у Києві. Не ведіться на такі пропозиції!",
+            Label::Benign,
+            "t-hn-1",
+            Lang::Uk,
+        ),
+    ]
+}
+
+#[test]
+fn generator_is_deterministic_and_keeps_family() {
+    let g = Generator::new().expect("generator");
+    let cfg = GeneratorConfig::default();
+    for seed in sample_seeds() {
+        let a = g.variants(&seed, 30, &cfg);
+        let b = g.variants(&seed, 30, &cfg);
+        assert_eq!(a, b, "same seed, same variants");
+        assert!(a.len() >= 25, "{} variants of {}", a.len(), seed.family);
+        let texts: HashSet<&str> = a.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(texts.len(), a.len(), "variants are distinct");
+        for v in &a {
+            assert_eq!(
+                (v.label, v.lang, v.family.as_str()),
+                (seed.label, seed.lang, seed.family.as_str())
+            );
+            assert_ne!(v.text, seed.text);
+            assert!(v.has_tag("generated"));
+            assert_eq!(
+                v.has_tag("obfuscated"),
+                v.tags.iter().any(|t| t.starts_with("obf:"))
+            );
+        }
+        let other = GeneratorConfig {
+            seed: 7,
+            ..GeneratorConfig::default()
+        };
+        assert_ne!(
+            g.variants(&seed, 30, &other),
+            a,
+            "another seed, other variants"
+        );
+    }
+}
+
+#[test]
+fn generator_varies_contacts_amounts_and_obfuscates() {
+    let g = Generator::new().expect("generator");
+    let cfg = GeneratorConfig::default();
+    let seeds = sample_seeds();
+    let v = g.variants(&seeds[0], 60, &cfg);
+    assert!(
+        v.iter()
+            .filter(|e| !e.text.contains("@fast_job_kh"))
+            .count()
+            > 30,
+        "handles swapped"
+    );
+    assert!(
+        v.iter().filter(|e| !e.text.contains("500$")).count() > 30,
+        "amounts swapped"
+    );
+    assert!(
+        v.iter().filter(|e| !e.text.contains("в Харькове")).count() > 15,
+        "cities swapped"
+    );
+    assert!(
+        v.iter().all(|e| e.text.contains('@')),
+        "a contact stays a contact"
+    );
+    let obf = v.iter().filter(|e| e.has_tag("obfuscated")).count();
+    assert!(
+        (8..=40).contains(&obf),
+        "about a third obfuscated, got {obf}"
+    );
+    // Ukrainian seed: bot link keeps a bot name and its start parameter.
+    let u = g.variants(&seeds[1], 40, &cfg);
+    assert!(u
+        .iter()
+        .any(|e| e.text.contains("?start=") && !e.text.contains("start=abc")));
+}
+
+#[test]
+fn expand_balances_categories() {
+    let g = Generator::new().expect("generator");
+    let mut seeds = sample_seeds();
+    seeds.push(ex(
+        "Є робота, оплата одразу, пиши в лс",
+        Label::Lure,
+        "t-lur-2",
+        Lang::Uk,
+    ));
+    let cfg = GeneratorConfig {
+        positives_per_category: 40,
+        hard_negatives: 20,
+        ..Default::default()
+    };
+    let all = g.expand(&seeds, &cfg);
+    let count = |l: Label| all.iter().filter(|e| e.label == l).count();
+    for l in [Label::Sabotage, Label::Reconnaissance, Label::Lure] {
+        assert!((36..=40).contains(&count(l)), "{l}: {}", count(l));
+    }
+    assert!((17..=20).contains(&count(Label::Benign)));
+    assert_eq!(
+        all.iter().filter(|e| e.has_tag("seed")).count(),
+        seeds.len()
+    );
+    assert!(all
+        .iter()
+        .filter(|e| e.label == Label::Benign)
+        .all(|e| e.has_tag("hard")));
+    // Independent of seed order.
+    let mut rev = seeds.clone();
+    rev.reverse();
+    let mut a: Vec<String> = all.iter().map(|e| e.text.clone()).collect();
+    let mut b: Vec<String> = g.expand(&rev, &cfg).into_iter().map(|e| e.text).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn obfuscations_are_undone_by_the_normaliser() {
+    let words = [
+        "подработка",
+        "заработок",
+        "поджечь",
+        "координаты",
+        "оплата",
+        "підпалити",
+        "завдання",
+        "сфотографувати",
+        "військкомат",
+        "релейную",
+        "техніку",
+        "блокпост",
+    ];
+    let mut failures = Vec::new();
+    for w in words {
+        let clean = normalize(w).into_string();
+        for kind in Obfuscation::ALL {
+            for seed in 0..5u64 {
+                let Some(o) = obfuscate_word(w, kind, seed) else {
+                    continue;
+                };
+                assert_ne!(o, w, "{kind:?} changed nothing");
+                let back = normalize(&o).into_string();
+                if back != clean {
+                    failures.push(format!("{kind:?}: {w} → {o:?} → {back}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} not undone:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn background_sampling() {
+    let dir = temp_dir("corpora");
+    write(
+        &dir.join("README.md"),
+        "# corpora readme, not data, long enough line here\n",
+    );
+    write(
+        &dir.join("ru_small.txt"),
+        "коротко\nЭто достаточно длинная строка для фонового примера номер один.\n\
+         Это достаточно длинная строка для фонового примера номер два.\n\
+         Это достаточно длинная строка для фонового примера номер два.\n",
+    );
+    write(
+        &dir.join("ru_tg.jsonl"),
+        concat!(
+            r#"{"text":"**Новости** дня: [подробнее тут](https://t.me/news) и ещё немного слов","topic":"news"}"#,
+            "\n",
+            r#"{"text":"мало","topic":"news"}"#,
+            "\n"
+        ),
+    );
+    let v = sample_background(&dir, 100, 42).expect("sample");
+    assert_eq!(v.len(), 3, "{v:?}"); // short lines and the duplicate dropped
+    assert!(v
+        .iter()
+        .all(|e| e.label == Label::Benign && e.has_tag("background")));
+    assert!(v.iter().all(|e| e.lang == Lang::Ru));
+    let tg = v
+        .iter()
+        .find(|e| e.has_tag("src:ru_tg"))
+        .expect("telegram line");
+    assert_eq!(tg.text, "Новости дня: подробнее тут и ещё немного слов");
+    assert!(tg.has_tag("topic:news"));
+    assert_eq!(tg.family, "bg:ru_tg:1");
+    assert_eq!(
+        v,
+        sample_background(&dir, 100, 42).expect("again"),
+        "deterministic"
+    );
+    assert_eq!(sample_background(&dir, 2, 42).expect("two").len(), 2);
+
+    let held = temp_dir("heldout");
+    write(
+        &held.join("ru_x.txt"),
+        "Это достаточно длинная строка из отложенной выборки.\n",
+    );
+    let err = sample_background(&held, 10, 1).expect_err("heldout refused");
+    assert!(matches!(err, Error::Config(_)));
+}
+
+#[test]
+fn build_keeps_each_text_in_one_split() {
+    let seeds = sample_seeds();
+    let cfg = BuildConfig {
+        generator: GeneratorConfig {
+            positives_per_category: 60,
+            hard_negatives: 30,
+            ..Default::default()
+        },
+        background: 0,
+    };
+    let ds = build_dataset(&seeds, None, &cfg).expect("build");
+    let mut where_: HashMap<String, Split> = HashMap::new();
+    for split in Split::ALL {
+        for e in ds.split(split) {
+            assert_eq!(e.split(), split, "{} in the wrong split", e.family);
+            let key = e.text.to_lowercase();
+            assert!(
+                where_.insert(key, split).is_none(),
+                "duplicate text {}",
+                e.text
+            );
+        }
+    }
+    let stats = ds.stats();
+    assert_eq!(
+        stats.rows.get("all").map(|r| r.iter().sum::<usize>()),
+        Some(where_.len())
+    );
+}
+
+#[test]
+fn seed_files_meet_the_minimums() {
+    let seeds = load_seeds(&repo("models/data/seeds")).expect("seed files load");
+    let count = |l: Label| seeds.iter().filter(|e| e.label == l).count();
+    for l in [Label::Sabotage, Label::Reconnaissance, Label::Lure] {
+        assert!(count(l) >= 150, "{l}: {} seeds", count(l));
+    }
+    // Issue 3 asks for ≥ 1,500 hard negatives; the hand-written ones are fewer (1,007 when
+    // this was written) and the generator expands them to ~9,000 (see the datasheet).
+    assert!(
+        count(Label::Benign) >= 1000,
+        "hard negatives: {}",
+        count(Label::Benign)
+    );
+    for lang in [Lang::Ru, Lang::Uk] {
+        assert!(
+            seeds.iter().filter(|e| e.lang == lang).count() >= 300,
+            "{lang}"
+        );
+    }
+}
+
+#[test]
+fn committed_test_split_is_well_formed() {
+    let path = repo("models/data/generated/test.jsonl");
+    let size = std::fs::metadata(&path).expect("test.jsonl exists").len();
+    assert!(size < 5_000_000, "test.jsonl is {size} bytes");
+    let test = load_jsonl(&path).expect("test split loads");
+    let dev = load_jsonl(&repo("models/data/generated/dev.jsonl")).expect("dev split loads");
+    assert!(
+        test.iter().all(|e| e.split() == Split::Test),
+        "test holds only test families"
+    );
+    assert!(
+        dev.iter().all(|e| e.split() == Split::Dev),
+        "dev holds only dev families"
+    );
+    let test_texts: HashSet<&str> = test.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        dev.iter().all(|e| !test_texts.contains(e.text.as_str())),
+        "dev and test share a text"
+    );
+    for l in [Label::Sabotage, Label::Reconnaissance, Label::Lure] {
+        let pos = test.iter().filter(|e| e.label == l).count();
+        let obf = test
+            .iter()
+            .filter(|e| e.label == l && e.has_tag("obfuscated"))
+            .count();
+        assert!(pos >= 300, "{l}: {pos} test examples");
+        assert!(obf >= 100, "{l}: {obf} obfuscated test examples");
+    }
+    let hard = test
+        .iter()
+        .filter(|e| e.label == Label::Benign && e.has_tag("hard"))
+        .count();
+    assert!(hard >= 500, "hard {hard}");
+    // Corpus text must never be copied into the repository.
+    for e in test.iter().chain(&dev) {
+        assert!(
+            !e.has_tag("background") && !e.family.starts_with("bg:"),
+            "{}",
+            e.text
+        );
+    }
+}
+
+/// What an obfuscation leaves behind if the normaliser did not undo it.
+fn leftover(normalised: &str) -> Option<String> {
+    if let Some(c) = normalised
+        .chars()
+        .find(|c| matches!(c, '\u{200B}' | '\u{00AD}' | '\u{FEFF}'))
+    {
+        return Some(format!("invisible U+{:04X}", c as u32));
+    }
+    let cyr = |c: char| ('\u{0400}'..='\u{04FF}').contains(&c);
+    for word in normalised.split(|c: char| !c.is_alphanumeric()) {
+        let has_cyr = word.chars().any(cyr);
+        let has_other = word.chars().any(|c| c.is_alphabetic() && !cyr(c));
+        if has_cyr && has_other {
+            return Some(format!("mixed-script word {word:?}"));
+        }
+    }
+    // Four or more single Cyrillic letters separated by one separator: "п о д ж".
+    for sep in [' ', '.', '-'] {
+        let mut run = 0;
+        for part in normalised.split(sep) {
+            let mut cs = part.chars();
+            let single = matches!((cs.next(), cs.next()), (Some(c), None) if cyr(c));
+            run = if single { run + 1 } else { 0 };
+            if run >= 4 {
+                return Some(format!("spaced letters (separator {sep:?})"));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn committed_obfuscations_are_undone_by_the_normaliser() {
+    let test = load_jsonl(&repo("models/data/generated/test.jsonl")).expect("test split loads");
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for e in test
+        .iter()
+        .filter(|e| e.has_tag("generated") && e.has_tag("obfuscated"))
+    {
+        checked += 1;
+        let n = normalize(&e.text).into_string();
+        if let Some(why) = leftover(&n) {
+            bad.push(format!("{why}: {:?} → {:?}", e.text, n));
+        }
+    }
+    assert!(checked > 500, "only {checked} obfuscated variants");
+    // A few texts may carry a look-alike the seed author wrote on purpose; keep it rare.
+    assert!(
+        bad.len() * 100 <= checked,
+        "{} of {checked}:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn background_files_for_evaluation() {
+    let dir = temp_dir("eval-background");
+    let txt = dir.join("bg.txt");
+    write(&txt, "Доброго ранку, як ваші справи?\n\nПривет всем\n");
+    let v = verbovka_lab::data::load_background_file(&txt).expect("txt");
+    assert_eq!(v.len(), 2);
+    assert!(v
+        .iter()
+        .all(|e| e.label == Label::Benign && e.has_tag("background")));
+    assert_eq!(v[0].lang, Lang::Uk);
+    let jsonl = dir.join("bg.jsonl");
+    write(
+        &jsonl,
+        "{\"text\":\"Курс доллара вырос\",\"channel\":\"x\"}\n{\"text\":\"\"}\n",
+    );
+    let err = verbovka_lab::data::load_background_file(&jsonl).expect_err("empty text");
+    assert!(err.to_string().contains("bg.jsonl:2"), "{err}");
+}
+
+/// Issue 3's targets on the repo's own test split. They are the model's targets: without an
+/// embedded model (a build without it, or before one is shipped) the test reports and skips.
+#[test]
+fn detector_meets_targets_on_the_test_split() {
+    let detector = verbovka::Detector::new().expect("default detector");
+    if !detector.has_model() {
+        eprintln!("no embedded model: targets not checked (rules-only figures are below them)");
+        return;
+    }
+    let test = load_jsonl(&repo("models/data/generated/test.jsonl")).expect("test split loads");
+    let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
+    let verdicts = detector.score_batch(&texts);
+    let records: Vec<verbovka_lab::eval::EvalRecord> = test
+        .iter()
+        .zip(&verdicts)
+        .map(|(e, v)| verbovka_lab::eval::EvalRecord {
+            gold: e.label,
+            predicted: v.label,
+            scores: v.scores,
+            tags: e.tags.clone(),
+        })
+        .collect();
+    let r = verbovka_lab::eval::Report::compute(&records);
+    let summary = format!("{r}");
+    assert!(
+        r.binary.f1 >= 0.95,
+        "binary F1 {:.4}\n{summary}",
+        r.binary.f1
+    );
+    assert!(
+        r.hard_negative_fpr.rate <= 0.05,
+        "hard FPR {:.4}\n{summary}",
+        r.hard_negative_fpr.rate
+    );
+    assert!(
+        r.obfuscated_recall.rate >= 0.9,
+        "obfuscated recall {:.4}\n{summary}",
+        r.obfuscated_recall.rate
+    );
+}

@@ -1,0 +1,338 @@
+//! The pipeline: normalise → rules → model → fuse → [`Verdict`].
+
+use crate::rules::RuleSet;
+use crate::scoring::{self, Fusion, RuleAnalysis, Thresholds};
+use crate::verdict::{Evidence, Verdict};
+use crate::{lang, normalize, Classifier, Error, ModelOutput, Normalized, Result, Scores};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+
+/// A built detector: immutable, `Send + Sync`, cheap to share (`Arc`) across threads.
+///
+/// ```
+/// let detector = verbovka::Detector::rules_only()?;
+/// let v = detector.score("Підпали авто ЗСУ і зніми на відео, оплата 500$ одразу, пиши @vlad_rabota");
+/// assert_eq!(v.label, verbovka::Label::Sabotage);
+/// # Ok::<(), verbovka::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Detector {
+    rules: Arc<RuleSet>,
+    classifier: Option<Arc<dyn Classifier>>,
+    fusion: Fusion,
+    thresholds: Thresholds,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("rules", &self.rules.rules().len())
+            .field(
+                "classifier",
+                &self.classifier.as_ref().map(|c| c.name().to_string()),
+            )
+            .field("fusion", &self.fusion)
+            .field("thresholds", &self.thresholds)
+            .finish()
+    }
+}
+
+/// Builds a [`Detector`] from parts; unset parts take the embedded defaults.
+#[derive(Default)]
+pub struct DetectorBuilder {
+    rules: Option<RuleSet>,
+    classifier: Option<Option<Arc<dyn Classifier>>>,
+    fusion: Option<Fusion>,
+    thresholds: Option<Thresholds>,
+}
+
+impl DetectorBuilder {
+    /// Uses these rules instead of the embedded default.
+    pub fn rules(mut self, rules: RuleSet) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    /// Uses this model (or none: rules only) instead of the embedded default.
+    pub fn classifier(mut self, classifier: Option<Arc<dyn Classifier>>) -> Self {
+        self.classifier = Some(classifier);
+        self
+    }
+
+    /// Uses these fusion constants (default: the model's calibration, else [`Fusion::default`]).
+    pub fn fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = Some(fusion);
+        self
+    }
+
+    /// Uses these per-category thresholds (default: the model's calibration, else 0.5).
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = Some(thresholds);
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<Detector> {
+        let rules = match self.rules {
+            Some(r) => r,
+            None => RuleSet::embedded()?,
+        };
+        let classifier = match self.classifier {
+            Some(c) => c,
+            None => default_classifier()?,
+        };
+        let calibration = classifier.as_ref().and_then(|c| c.calibration());
+        let fusion = self
+            .fusion
+            .or(calibration.map(|c| c.fusion))
+            .unwrap_or_default();
+        fusion.validate()?;
+        let thresholds = self
+            .thresholds
+            .or(calibration.map(|c| c.thresholds))
+            .unwrap_or_default();
+        thresholds.validate()?;
+        Ok(Detector {
+            rules: Arc::new(rules),
+            classifier,
+            fusion,
+            thresholds,
+        })
+    }
+}
+
+/// The embedded model when the `embedded-model` feature is on, else none (rules only).
+fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
+    #[cfg(feature = "embedded-model")]
+    {
+        let model = crate::model::Ensemble::embedded()?;
+        Ok(Some(Arc::new(model)))
+    }
+    #[cfg(not(feature = "embedded-model"))]
+    {
+        Ok(None)
+    }
+}
+
+/// Texts per parallel task of a rules-only detector.
+const DEFAULT_CHUNK: usize = 32;
+
+/// One text as the pipeline sees it before fusion (see [`Detector::analyse_batch`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// The normalised text (what the rules and the model read).
+    pub normalized: String,
+    /// The rules' hits (spans into `normalized`) and their evidence per category.
+    pub rules: RuleAnalysis,
+    /// The model's output, `None` without a model.
+    pub model: Option<ModelOutput>,
+}
+
+/// Normalised text and rule results of one post, before the model.
+struct Prepared {
+    norm: Normalized,
+    rules: RuleAnalysis,
+}
+
+impl Detector {
+    /// The embedded default rules and model.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// The embedded default rules and no model.
+    pub fn rules_only() -> Result<Self> {
+        Self::builder().classifier(None).build()
+    }
+
+    /// A builder starting from the embedded defaults.
+    pub fn builder() -> DetectorBuilder {
+        DetectorBuilder::default()
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The per-category thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Whether a model takes part.
+    pub fn has_model(&self) -> bool {
+        self.classifier.is_some()
+    }
+
+    /// Scores one text.
+    pub fn score(&self, text: &str) -> Verdict {
+        self.score_batch(&[text])
+            .pop()
+            .unwrap_or_else(|| self.finish(text, self.prepare(text), None))
+    }
+
+    /// Scores many texts in parallel on the caller's rayon pool; each result equals what
+    /// [`Detector::score`] gives for that text alone. Output order is input order.
+    ///
+    /// The texts are cut into chunks of the classifier's [`Classifier::batch_size`] (32 without
+    /// a model); each chunk is one parallel task that normalises, checks rules, runs the model
+    /// as one `predict` call and builds the verdicts, so a post's data stays on one core and
+    /// in its cache and no stage waits for the whole batch.
+    pub fn score_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Vec<Verdict> {
+        texts
+            .par_chunks(self.chunk())
+            .flat_map_iter(|chunk| self.score_chunk(chunk))
+            .collect()
+    }
+
+    /// What the pipeline knows of each text before fusion: the normalised text, the rules'
+    /// hits and evidence, and the model's raw output (`None` without a model). For fitting
+    /// fusion constants and thresholds ([`crate::scoring::Calibration`]) on a labelled split
+    /// with exactly the steps [`Detector::score_batch`] runs. Parallel, in input order.
+    pub fn analyse_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Analysis>> {
+        let chunks: Vec<Result<Vec<Analysis>>> = texts
+            .par_chunks(self.chunk())
+            .map(|chunk| {
+                let prepared: Vec<Prepared> =
+                    chunk.iter().map(|t| self.prepare(t.as_ref())).collect();
+                let model = self.run_model(&prepared);
+                prepared
+                    .into_iter()
+                    .zip(model)
+                    .map(|(p, m)| {
+                        let model = m.transpose().map_err(|message| Error::Model {
+                            origin: self.classifier.as_ref().map_or("", |c| c.name()).into(),
+                            message,
+                        })?;
+                        Ok(Analysis {
+                            normalized: p.norm.into_string(),
+                            rules: p.rules,
+                            model,
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for c in chunks {
+            out.extend(c?);
+        }
+        Ok(out)
+    }
+
+    fn chunk(&self) -> usize {
+        self.classifier
+            .as_ref()
+            .map_or(DEFAULT_CHUNK, |c| c.batch_size())
+            .max(1)
+    }
+
+    /// The whole pipeline for a few texts on the calling thread.
+    fn score_chunk<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Verdict> {
+        let prepared: Vec<Prepared> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
+        let model = self.run_model(&prepared);
+        prepared
+            .into_iter()
+            .zip(model)
+            .zip(texts)
+            .map(|((p, m), t)| self.finish(t.as_ref(), p, m))
+            .collect()
+    }
+
+    fn prepare(&self, text: &str) -> Prepared {
+        let norm = normalize(text);
+        let rules = scoring::analyse(&self.rules, norm.as_str());
+        Prepared { norm, rules }
+    }
+
+    /// Model outputs per text (`None` everywhere without a model), one `predict` call in input
+    /// order; an error is reported on every text of the call.
+    fn run_model(
+        &self,
+        prepared: &[Prepared],
+    ) -> Vec<Option<std::result::Result<ModelOutput, String>>> {
+        let Some(model) = &self.classifier else {
+            return vec![None; prepared.len()];
+        };
+        let batch: Vec<&str> = prepared.iter().map(|p| p.norm.as_str()).collect();
+        let error = match model.predict(&batch) {
+            Ok(out) if out.len() == batch.len() => {
+                return out.into_iter().map(|o| Some(Ok(o))).collect();
+            }
+            Ok(out) => format!(
+                "model returned {} outputs for {} texts",
+                out.len(),
+                batch.len()
+            ),
+            Err(e) => e.to_string(),
+        };
+        vec![Some(Err(error)); prepared.len()]
+    }
+
+    fn finish(
+        &self,
+        text: &str,
+        p: Prepared,
+        model: Option<std::result::Result<ModelOutput, String>>,
+    ) -> Verdict {
+        let (scores, model_scores, truncated, model_error) = match model {
+            Some(Ok(m)) => (
+                self.fusion.scores(m.logits, &p.rules.evidence),
+                Some(Scores::from_array(m.logits.map(scoring::sigmoid))),
+                m.truncated,
+                None,
+            ),
+            Some(Err(e)) => (
+                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
+                None,
+                false,
+                Some(e),
+            ),
+            None => (
+                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
+                None,
+                false,
+                None,
+            ),
+        };
+        let evidence = p
+            .rules
+            .hits
+            .iter()
+            .filter_map(|h| {
+                let rule = self.rules.rules().get(h.rule)?;
+                let span = p.norm.original_span(h.span)?;
+                let weight = rule.weight * h.factor;
+                let mut explain = rule.explain.clone();
+                if h.factor != 1.0 {
+                    explain.push_str(" (quoted in a news or warning context: counts less)");
+                }
+                Some(Evidence {
+                    rule: rule.id.clone(),
+                    category: rule.scope,
+                    role: rule.role,
+                    weight: if rule.role.is_negative() {
+                        -weight
+                    } else {
+                        weight
+                    },
+                    span,
+                    text: span.slice(text).unwrap_or_default().to_string(),
+                    explain,
+                })
+            })
+            .collect();
+        Verdict {
+            label: self.thresholds.label(scores),
+            risk: scores.top().1,
+            scores,
+            lang: lang::detect(p.norm.as_str(), text),
+            evidence,
+            model: model_scores,
+            truncated,
+            model_error,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! verbovka finds Telegram posts that recruit people for sabotage or spying, in Russian,
+//! Ukrainian and the mix of both, among ordinary messages and among the news reports and
+//! police warnings that use the very same words.
+//!
+//! # Quick start
+//!
+//! ```
+//! use verbovka::{Detector, Label};
+//!
+//! let detector = Detector::new()?; // embedded rules (+ embedded model with the default feature)
+//! let verdict = detector.score("Треба пiдп@лити авто ЗСУ біля ТЦК, 500$ одразу після відео. Пиши @job_ua");
+//! assert_eq!(verdict.label, Label::Sabotage);
+//! for e in &verdict.evidence {
+//!     println!("{:+.1} {} «{}»: {}", e.weight, e.rule, e.text, e.explain);
+//! }
+//! let news = detector.score("СБУ затримала агента, який за 500$ підпалював авто ЗСУ. Йому загрожує до 8 років.");
+//! assert_eq!(news.label, Label::Benign);
+//! # Ok::<(), verbovka::Error>(())
+//! ```
+//!
+//! # The pipeline
+//!
+//! [`Detector::score`] runs, for each text:
+//!
+//! 1. **normalise** ([`normalize()`]): undo obfuscation — look-alike Latin/Greek/fullwidth/
+//!    mathematical letters, digits used as letters (`п0дж0г`), zero-width characters and soft
+//!    hyphens, emoji and asterisks between letters, letter spacing (`п о д ж о г`, `п.о.д.ж.о.г`), repeated
+//!    letters — while keeping a map from every normalised byte back to the original;
+//! 2. **rules** ([`rules`]): weighted keywords (aho-corasick) and regexes (`RegexSet`) from a
+//!    TOML file embedded in the crate ([`rules::DEFAULT_RULES`]); each hit keeps its span;
+//! 3. **model** ([`Classifier`], [`model`]): small transformers trained for this task, fed the
+//!    normalised text — the shipped default is an ensemble of three, whose logits are averaged
+//!    ([`model::Ensemble`], with the `embedded-model` feature, on by default);
+//! 4. **fuse** ([`scoring`]): rule evidence and model logits become per-category scores; the
+//!    formula is documented in [`scoring`];
+//! 5. the [`Verdict`]: `label` (`sabotage`, `reconnaissance`, `lure` or `benign`), `risk`,
+//!    `scores`, `lang`, and `evidence` — every rule that fired, positive or negative, with its
+//!    span into the *original* text, the original substring and a one-line explanation.
+//!
+//! Each stage is replaceable alone: build a [`Detector`] with [`Detector::builder`] from your
+//! own [`rules::RuleSet`] (e.g. the default extended with [`rules::RuleSpec::extend`]), your
+//! own [`Classifier`], [`scoring::Fusion`] constants or [`scoring::Thresholds`].
+//!
+//! # Batches and threads
+//!
+//! [`Detector::score_batch`] scores many texts on the caller's rayon pool (run it inside
+//! `ThreadPool::install` to choose the pool); the model packs each batch's texts without
+//! padding (see [`model::TransformerClassifier`]), and every text gets the verdict it would get
+//! alone. The detector is `Send + Sync`
+//! and cheap to clone. The library never prints, reads environment variables, touches the
+//! network or keeps global state.
+//!
+//! # Inputs
+//!
+//! [`telegram`] reads Telegram Desktop exports (JSON, single chat or whole account, and HTML)
+//! as a stream of [`telegram::Message`]s, in constant memory, counting what it skips and why.
+//! The examples `score_export` and `score_jsonl` batch-score exports and JSON Lines.
+//!
+//! # Untrusted input
+//!
+//! Any `&str` is accepted: nothing panics, evidence spans always lie on character boundaries
+//! of the text given, and cost is linear in the text's length (regexes are finite automata;
+//! the model reads a bounded window and marks the verdict `truncated` when a text is longer).
+//! Rule files are validated when loaded: an unknown field, bad regex, non-canonical keyword or
+//! unknown category fails with an [`Error`] naming the rule.
+//!
+//! # Features
+//!
+//! * `embedded-model` (default): embeds `models/default` (three members, ~17 MB) so
+//!   [`Detector::new`] needs no paths. Without it, [`Detector::new`] is rules only, and a model
+//!   or ensemble can be loaded from a directory ([`model::load_dir`]).
+//!
+//! # What it does not do
+//!
+//! It scores text only (no images, no account metadata), Russian and Ukrainian only; it flags
+//! posts for a human to review, it does not prove intent. See README.md for measured quality.
+#![deny(missing_docs)]
+
+mod classifier;
+mod detector;
+mod error;
+mod lang;
+mod types;
+mod verdict;
+
+pub mod model;
+pub mod normalize;
+pub mod rules;
+pub mod scoring;
+pub mod telegram;
+
+pub use classifier::{Classifier, ModelOutput};
+pub use detector::{Analysis, Detector, DetectorBuilder};
+pub use error::{BoxError, Error, Result};
+pub use normalize::{normalize, Normalized};
+pub use types::{Category, Label, Lang, Scores, Span};
+pub use verdict::{Evidence, Verdict};
+
+/// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,560 @@
+//! [`TransformerClassifier`]: the trained encoder behind the crate's [`Classifier`] seam.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+use tokenizers::Tokenizer;
+
+use super::config::ModelConfig;
+use super::fast::{Engine, Scratch};
+use super::tokenizer::{TextEncoder, TokScratch};
+use crate::scoring::Calibration;
+use crate::{Classifier, Error, ModelOutput, Result};
+
+/// File names inside a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// See [`CONFIG_FILE`].
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// See [`CONFIG_FILE`].
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Optional: fusion constants and thresholds fitted on dev (`examples/calibrate.rs`).
+pub const CALIBRATION_FILE: &str = "calibration.json";
+
+/// The crate's one batching policy. Texts per engine call and per parallel task of
+/// [`Classifier::predict`] (and so of `Detector::score_batch`).
+const DEFAULT_BATCH: usize = 32;
+
+/// Most tokens per engine call (a call also closes at `batch_size` texts): the activations
+/// (~4.6 KB per token) then stay in the core's L2 cache, and the ids tokenised just before the
+/// call are still in cache when it runs. Measured with `predict` on one thread, test split:
+/// 32 texts per call without a cap 210 µs/post, capped at 128 / 256 / 512 / 1024 tokens
+/// 182 / 186 / 190 / 200 µs/post; on the bench corpus 116–118 µs/post whatever the cap.
+const MAX_TOKENS: usize = 256;
+
+/// Work buffers of one engine call in flight: the tokenizer's and the engine's scratch and the
+/// token ids of the texts being scored.
+#[derive(Default)]
+struct Workspace {
+    engine: Scratch,
+    tok: TokScratch,
+    ids: Vec<u32>,
+    /// `ids[start..end]` of each text.
+    ranges: Vec<(usize, usize)>,
+}
+
+/// Workspaces kept between calls: a call checks one out and gives it back, so the pool holds
+/// as many as calls ever ran at once (capped), and nothing lives in thread-locals or globals.
+#[derive(Default)]
+struct WorkspacePool(Mutex<Vec<Workspace>>);
+
+impl WorkspacePool {
+    /// Most workspaces kept (one per concurrent call; ~20 MB each at 32 texts × 128 tokens).
+    const MAX_KEPT: usize = 64;
+
+    fn take(&self) -> Workspace {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, w: Workspace) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < Self::MAX_KEPT {
+                v.push(w);
+            }
+        }
+    }
+
+    /// (workspaces kept, bytes they hold).
+    fn stats(&self) -> (usize, usize) {
+        self.0.lock().map_or((0, 0), |v| {
+            let bytes = v
+                .iter()
+                .map(|w| w.engine.bytes() + w.ids.capacity() * 4 + w.ranges.capacity() * 16)
+                .sum();
+            (v.len(), bytes)
+        })
+    }
+}
+
+impl std::fmt::Debug for WorkspacePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, bytes) = self.stats();
+        f.debug_struct("WorkspacePool")
+            .field("kept", &n)
+            .field("bytes", &bytes)
+            .finish()
+    }
+}
+
+/// The small transformer encoder as a [`Classifier`].
+///
+/// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised and truncated
+/// to the first [`ModelConfig::max_len`] tokens (reported as [`ModelOutput::truncated`]); the
+/// texts are scored in consecutive batches of at most [`Self::with_batch_size`] texts and about
+/// 256 tokens, and returned in input order. A text scores the same alone and in a batch (up to
+/// float rounding, tested at 1e-5; bit for bit on CPUs with AVX-512).
+///
+/// **Batching policy** (the only one in the crate: [`crate::Detector`] hands its texts over in
+/// input order). The engine packs the sequences of a batch one after another instead of padding
+/// them — exactly what padding plus an attention mask computes, minus the padding — so its cost
+/// is the batch's token count whatever the mix of lengths, and no sorting by length is needed.
+/// Batches are capped at ~256 tokens so that their activations stay in the core's L2 cache, and
+/// each is tokenised right before it is scored, on the same thread (ids stay in cache).
+///
+/// Inference runs on a packed single-threaded engine (AVX-512 kernels when the CPU has them,
+/// else `gemm`; the same function as the candle [`Encoder`], tested against it): each batch uses
+/// exactly one thread, whatever `RAYON_NUM_THREADS`/`CANDLE_NUM_THREADS` say, and the batches of
+/// one `predict` call run in parallel on the caller's rayon pool (turn that off with
+/// [`Self::with_parallel`] when calling from your own workers). Work buffers (~20 MB per batch
+/// in flight at 32 × 128 tokens) are kept in a pool owned by the classifier and shared by its
+/// clones.
+#[derive(Debug, Clone)]
+pub struct TransformerClassifier {
+    config: ModelConfig,
+    encoder: TextEncoder,
+    fast: Arc<Engine>,
+    pool: Arc<WorkspacePool>,
+    batch_size: usize,
+    /// Most tokens per engine call (a batch also closes at `batch_size` texts).
+    max_tokens: usize,
+    parallel: bool,
+    calibration: Option<Calibration>,
+}
+
+fn model_err(origin: &str, message: impl Into<String>) -> Error {
+    Error::Model {
+        origin: origin.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Parses and checks the contents of `calibration.json`.
+pub(crate) fn parse_calibration(json: &[u8], origin: &str) -> Result<Calibration> {
+    let c: Calibration = serde_json::from_slice(json)
+        .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+    c.validate()
+        .map_err(|e| model_err(origin, format!("{CALIBRATION_FILE}: {e}")))?;
+    Ok(c)
+}
+
+/// `dir/calibration.json` parsed and checked, or `None` when the directory has none.
+pub(crate) fn read_calibration(dir: &Path, origin: &str) -> Result<Option<Calibration>> {
+    match std::fs::read(dir.join(CALIBRATION_FILE)) {
+        Ok(bytes) => parse_calibration(&bytes, origin).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(model_err(
+            origin,
+            format!("cannot read {CALIBRATION_FILE}: {e}"),
+        )),
+    }
+}
+
+impl TransformerClassifier {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let origin = dir.display().to_string();
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    model_err(
+                        &origin,
+                        format!("missing {name} (expected {})", p.display()),
+                    )
+                } else {
+                    model_err(&origin, format!("cannot read {name}: {e}"))
+                }
+            })
+        };
+        let config = read(CONFIG_FILE)?;
+        let tokenizer = read(TOKENIZER_FILE)?;
+        let weights = read(WEIGHTS_FILE)?;
+        let model = Self::load(&config, &tokenizer, &weights, &origin)?;
+        Ok(model.with_calibration(read_calibration(dir, &origin)?))
+    }
+
+    /// Attaches a calibration given as the contents of `calibration.json`.
+    pub fn with_calibration_json(self, json: &[u8], origin: &str) -> Result<Self> {
+        Ok(self.with_calibration(Some(parse_calibration(json, origin)?)))
+    }
+
+    /// Attaches (or removes) the fusion constants and thresholds a detector should use with
+    /// this model.
+    pub fn with_calibration(mut self, calibration: Option<Calibration>) -> Self {
+        self.calibration = calibration;
+        self
+    }
+
+    /// Builds a classifier from the three files' contents.
+    pub fn from_bytes(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+    ) -> Result<Self> {
+        Self::load(config_json, tokenizer_json, safetensors, "<bytes>")
+    }
+
+    fn load(config: &[u8], tokenizer: &[u8], weights: &[u8], origin: &str) -> Result<Self> {
+        let config = ModelConfig::from_json(config, origin)?;
+        let tokenizer = Tokenizer::from_bytes(tokenizer)
+            .map_err(|e| model_err(origin, format!("{TOKENIZER_FILE}: {e}")))?;
+        Self::from_parts(config, tokenizer, weights, origin)
+    }
+
+    /// Builds a classifier from a parsed config and tokenizer and the safetensors bytes.
+    pub fn from_parts(
+        config: ModelConfig,
+        tokenizer: Tokenizer,
+        weights: &[u8],
+        origin: &str,
+    ) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|e| model_err(origin, format!("{CONFIG_FILE}: {e}")))?;
+        let tok_vocab = tokenizer.get_vocab_size(true);
+        if tok_vocab != config.vocab_size {
+            return Err(model_err(
+                origin,
+                format!(
+                    "{TOKENIZER_FILE} has {tok_vocab} tokens but {CONFIG_FILE} says vocab_size {}",
+                    config.vocab_size
+                ),
+            ));
+        }
+        let fast = Engine::from_safetensors(&config, weights).map_err(|e| {
+            model_err(
+                origin,
+                format!("{WEIGHTS_FILE} does not match {CONFIG_FILE}: {e}"),
+            )
+        })?;
+        let encoder = TextEncoder::new(tokenizer, config.max_len);
+        Ok(TransformerClassifier {
+            config,
+            encoder,
+            fast: Arc::new(fast),
+            pool: Arc::default(),
+            batch_size: DEFAULT_BATCH,
+            max_tokens: MAX_TOKENS,
+            parallel: true,
+            calibration: None,
+        })
+    }
+
+    /// Sets how many texts go through the encoder at once, and per parallel task (default 32).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Whether the batches of one `predict` call run in parallel on rayon (default true). Turn
+    /// it off when you already call `predict` from several threads.
+    pub fn with_parallel(mut self, parallel: bool) -> Self {
+        self.parallel = parallel;
+        self
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The tokenizer with the model's window.
+    pub fn text_encoder(&self) -> &TextEncoder {
+        &self.encoder
+    }
+
+    /// Per-category probabilities (sigmoid of the logits) in [`crate::Category::ALL`] order.
+    pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<[f32; 3]>> {
+        Ok(self
+            .predict(texts)?
+            .iter()
+            .map(|o| o.logits.map(crate::scoring::sigmoid))
+            .collect())
+    }
+
+    /// Logits of pre-tokenised rows (each at most `max_len` ids; an empty row stands for one
+    /// pad token), in the given order, by the packed engine that [`Classifier::predict`] uses,
+    /// on this thread, in engine calls of at most the same token budget.
+    pub fn predict_ids(&self, rows: &[&[u32]]) -> Result<Vec<[f32; 3]>> {
+        let mut ws = self.pool.take();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        let mut r = Ok(());
+        while start < rows.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < rows.len() && end - start < self.batch_size && tokens < self.max_tokens {
+                tokens += rows[end].len().max(1);
+                end += 1;
+            }
+            match self
+                .fast
+                .forward_with(&rows[start..end], self.config.pad_id, &mut ws.engine)
+            {
+                Ok(l) => out.extend(l),
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+            start = end;
+        }
+        self.pool.give(ws);
+        r.map(|()| out)
+    }
+
+    /// Whether the packed engine runs its AVX-512 kernels (detected at load) or the portable
+    /// path.
+    pub fn simd(&self) -> bool {
+        self.fast.simd()
+    }
+
+    /// The same classifier on the portable engine path (the one CPUs without AVX-512 run),
+    /// for tests and comparisons.
+    pub fn portable(mut self) -> Self {
+        let mut fast = (*self.fast).clone();
+        fast.set_simd(false);
+        self.fast = Arc::new(fast);
+        self
+    }
+
+    /// (work buffers kept in the pool, bytes they hold): one per engine call that ran at the
+    /// same time as another.
+    pub fn pool_stats(&self) -> (usize, usize) {
+        self.pool.stats()
+    }
+
+    /// Tokenises and scores `texts` (one batch after another, on this thread) into `out`.
+    fn predict_serial(&self, texts: &[&str], out: &mut [ModelOutput]) -> Result<()> {
+        let mut ws = self.pool.take();
+        let r = self.predict_with(texts, out, &mut ws);
+        self.pool.give(ws);
+        r
+    }
+
+    fn predict_with(
+        &self,
+        texts: &[&str],
+        out: &mut [ModelOutput],
+        ws: &mut Workspace,
+    ) -> Result<()> {
+        let Workspace {
+            engine,
+            tok,
+            ids,
+            ranges,
+        } = ws;
+        let mut done = 0;
+        while done < texts.len() {
+            // Tokenise texts until the call holds `batch_size` texts or `max_tokens` tokens.
+            ids.clear();
+            ranges.clear();
+            let mut end = done;
+            while end < texts.len() && end - done < self.batch_size {
+                let (Some(t), Some(o)) = (texts.get(end), out.get_mut(end)) else {
+                    break;
+                };
+                let start = ids.len();
+                o.truncated = self.encoder.encode_into(t, ids, tok)?;
+                ranges.push((start, ids.len()));
+                end += 1;
+                if ids.len() >= self.max_tokens {
+                    break;
+                }
+            }
+            let rows: Vec<&[u32]> = ranges.iter().map(|&(a, b)| &ids[a..b]).collect();
+            let logits = self.fast.forward_with(&rows, self.config.pad_id, engine)?;
+            for (o, l) in out.iter_mut().skip(done).zip(logits) {
+                o.logits = l;
+            }
+            done = end;
+        }
+        Ok(())
+    }
+}
+
+impl Classifier for TransformerClassifier {
+    fn predict(&self, texts: &[&str]) -> Result<Vec<ModelOutput>> {
+        let mut out = vec![ModelOutput::default(); texts.len()];
+        let b = self.batch_size;
+        if self.parallel && texts.len() > b {
+            out.par_chunks_mut(b)
+                .zip(texts.par_chunks(b))
+                .try_for_each(|(out, texts)| self.predict_serial(texts, out))?;
+        } else {
+            self.predict_serial(texts, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn calibration(&self) -> Option<Calibration> {
+        self.calibration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> TransformerClassifier {
+        TransformerClassifier::from_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/seed-7"
+        ))
+        .expect("models/default/seed-7")
+    }
+
+    const TEXTS: &[&str] = &[
+        "шукаємо людей для легкої роботи, оплата щодня, пиши в бот",
+        "подожги релейный шкаф и сними на видео, оплата в крипте",
+        "",
+        "нужно фотографировать колонны техники и отправлять координаты",
+        "рецепт шашлику на вихідні",
+    ];
+
+    /// Work buffers live in a pool owned by the classifier (no thread-locals): one per call
+    /// that ran at the same time as another, shared by clones, reused across calls.
+    #[test]
+    fn work_buffers_are_pooled_per_concurrent_call() {
+        let clf = shipped().with_parallel(false).with_batch_size(2);
+        assert_eq!(clf.pool_stats().0, 0);
+        let texts: Vec<&str> = TEXTS.iter().cycle().take(40).copied().collect();
+        let first = clf.predict(&texts).expect("predict");
+        let (kept, bytes) = clf.pool_stats();
+        assert_eq!(kept, 1);
+        assert!(bytes > 0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        assert_eq!(clf.predict(&texts).expect("predict"), first);
+                    }
+                });
+            }
+        });
+        let (kept, _) = clf.pool_stats();
+        assert!((1..=4).contains(&kept), "{kept} kept");
+        let clone = clf.clone();
+        assert_eq!(clone.predict(&texts[..3]).expect("predict")[..], first[..3]);
+        assert_eq!(clone.pool_stats().0, kept);
+        // In parallel on rayon: the same outputs, in input order.
+        let par = clf
+            .clone()
+            .with_parallel(true)
+            .predict(&texts)
+            .expect("par");
+        assert_eq!(par, first);
+        // Calls cut by the token cap instead of the text count: the same scores.
+        for max_tokens in [1, 7, 40] {
+            let mut capped = clf.clone().with_batch_size(64);
+            capped.max_tokens = max_tokens;
+            let out = capped.predict(&texts).expect("capped");
+            for (x, y) in out.iter().zip(&first) {
+                assert_eq!(x.truncated, y.truncated);
+                for k in 0..3 {
+                    assert!((x.logits[k] - y.logits[k]).abs() < 1e-5, "{x:?} vs {y:?}");
+                }
+            }
+        }
+    }
+
+    /// The portable engine (CPUs without AVX-512) gives the same scores.
+    #[test]
+    fn portable_engine_gives_the_same_scores() {
+        let clf = shipped();
+        let portable = clf.clone().portable();
+        assert!(!portable.simd());
+        let a = clf.predict(TEXTS).expect("simd");
+        let b = portable.predict(TEXTS).expect("portable");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.truncated, y.truncated);
+            for k in 0..3 {
+                assert!((x.logits[k] - y.logits[k]).abs() < 1e-4, "{x:?} vs {y:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use super::*;
+    use crate::model::fast::thread_cpu;
+
+    /// CPU time per post of `predict` (one thread) at several batch sizes, alternating, best
+    /// of 7 (a measuring aid): `cargo test --release --lib batch_size_probe -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore]
+    fn batch_size_probe() {
+        let clf = TransformerClassifier::from_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/seed-7"
+        ))
+        .expect("model")
+        .with_parallel(false);
+        // JSON lines with a `text` field (default: the test split), e.g. the peer harness's
+        // posts file.
+        let path = std::env::var("VERBOVKA_PROBE_POSTS").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/data/generated/test.jsonl"
+            )
+            .into()
+        });
+        let text = std::fs::read_to_string(path).expect("posts");
+        let mut texts: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                v["text"]
+                    .as_str()
+                    .map(|t| crate::normalize(t).into_string())
+            })
+            .collect();
+        texts.truncate(3000);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let sizes = [
+            (32usize, usize::MAX),
+            (64, 64),
+            (64, 128),
+            (64, 192),
+            (64, 256),
+            (64, 512),
+        ];
+        let clfs: Vec<TransformerClassifier> = sizes
+            .iter()
+            .map(|&(b, t)| {
+                let mut c = clf.clone().with_batch_size(b);
+                c.max_tokens = t;
+                c
+            })
+            .collect();
+        let mut best = vec![f64::INFINITY; sizes.len()];
+        for _ in 0..7 {
+            for (i, c) in clfs.iter().enumerate() {
+                let t0 = thread_cpu();
+                c.predict(&refs).expect("predict");
+                best[i] = best[i].min(thread_cpu() - t0);
+            }
+        }
+        for ((b, m), t) in sizes.iter().zip(&best) {
+            println!(
+                "batch {b:>3}, max tokens {m:>5}: {:.1} µs/post",
+                t * 1e6 / refs.len() as f64
+            );
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Compiled rules: one aho-corasick automaton for every keyword (and for the first word of
+//! every wildcard phrase), one `RegexSet` for the patterns.
+//!
+//! Wildcard phrases (`военн* част*`) are not put in the `RegexSet`: their literal head goes
+//! into the automaton and only where it matches is the phrase's anchored regex run. That
+//! keeps the set small, which is what keeps it on the fast DFA path.
+
+use super::spec::{Role, RuleSpec, Scope, ScoringSpec};
+use crate::{Error, Result, Span};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::collections::HashMap;
+
+/// A compiled, immutable rule set; cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    scoring: ScoringSpec,
+    keywords: Option<AhoCorasick>,
+    /// For each automaton pattern: what to check and which rule it belongs to.
+    keyword_rules: Vec<Vec<Keyword>>,
+    /// Anchored regexes of wildcard phrases, indexed by [`Keyword::Phrase`].
+    phrases: Vec<Regex>,
+    patterns: Option<RegexSet>,
+    /// For each set pattern: its rule and the same regex alone, to find the span.
+    pattern_rules: Vec<(usize, Regex)>,
+}
+
+/// How an automaton match becomes a hit of a rule.
+#[derive(Debug, Clone, Copy)]
+enum Keyword {
+    /// The whole word must end where the keyword ends.
+    Exact(usize),
+    /// A stem: the word may go on.
+    Prefix(usize),
+    /// The head of a wildcard phrase: the phrase regex must match here; `prefix` if the
+    /// phrase itself ends in `*`.
+    Phrase {
+        rule: usize,
+        regex: usize,
+        prefix: bool,
+    },
+}
+
+/// A compiled rule's description, as evidence shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique id.
+    pub id: String,
+    /// Category it speaks for.
+    pub scope: Scope,
+    /// Part it plays.
+    pub role: Role,
+    /// Strength (positive; negative roles subtract it).
+    pub weight: f32,
+    /// One line for humans.
+    pub explain: String,
+}
+
+/// A rule that fired: its index in the set, its first match in the *normalised* text, and the
+/// factor on its weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// Index into [`RuleSet::rules`].
+    pub rule: usize,
+    /// Leftmost match, a byte span of the normalised text.
+    pub span: Span,
+    /// Factor on the rule's weight: 1, or the rule file's `quoted_weight` for an offer quoted
+    /// inside a news or warning frame (see [`crate::scoring`]).
+    pub factor: f32,
+}
+
+/// Limits for compiling patterns. The DFA limit is raised from regex's default because a
+/// set of Cyrillic patterns otherwise falls off the fast path (see TECH-NOTES).
+const REGEX_SIZE_LIMIT: usize = 32 << 20;
+const DFA_SIZE_LIMIT: usize = 32 << 20;
+
+fn compile_regex(source: &str, rule: &str, shown: &str) -> Result<Regex> {
+    RegexBuilder::new(source)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|e| Error::Rule {
+            rule: rule.to_string(),
+            message: format!("pattern {shown:?}: {e}"),
+        })
+}
+
+impl RuleSet {
+    /// The embedded default rules, compiled.
+    pub fn embedded() -> Result<Self> {
+        Self::compile(&RuleSpec::embedded()?)
+    }
+
+    /// Validates and compiles a rule spec. An invalid regex fails naming its rule.
+    pub fn compile(spec: &RuleSpec) -> Result<Self> {
+        spec.validate()?;
+        let rules: Vec<Rule> = spec
+            .rules
+            .iter()
+            .map(|r| Rule {
+                id: r.id.clone(),
+                scope: r.category,
+                role: r.role,
+                weight: r.weight,
+                explain: r.explain.clone(),
+            })
+            .collect();
+
+        let mut words: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut keyword_rules: Vec<Vec<Keyword>> = Vec::new();
+        let mut phrases = Vec::new();
+        for (ri, r) in spec.rules.iter().enumerate() {
+            for k in &r.keywords {
+                let (word, prefix) = match k.strip_suffix('*') {
+                    Some(w) => (w, true),
+                    None => (k.as_str(), false),
+                };
+                let (head, kind) = match word.split_once('*') {
+                    None if prefix => (word, Keyword::Prefix(ri)),
+                    None => (word, Keyword::Exact(ri)),
+                    Some((head, _)) => {
+                        let body: Vec<String> = word.split('*').map(regex::escape).collect();
+                        let source = format!("^(?:{})", body.join(r"[\w']*"));
+                        phrases.push(compile_regex(&source, &r.id, k)?);
+                        (
+                            head,
+                            Keyword::Phrase {
+                                rule: ri,
+                                regex: phrases.len() - 1,
+                                prefix,
+                            },
+                        )
+                    }
+                };
+                let pi = *index.entry(head.to_string()).or_insert_with(|| {
+                    words.push(head.to_string());
+                    keyword_rules.push(Vec::new());
+                    words.len() - 1
+                });
+                keyword_rules[pi].push(kind);
+            }
+        }
+        let keywords = if words.is_empty() {
+            None
+        } else {
+            // A full DFA without prefilter: on Cyrillic every other byte is 0xD0/0xD1, so
+            // prefilters find candidates everywhere and only slow the scan down.
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
+                .build(&words)
+                .map_err(|e| Error::RuleMatcher {
+                    what: "keyword automaton",
+                    source: e.into(),
+                })?;
+            Some(ac)
+        };
+
+        let mut sources = Vec::new();
+        let mut pattern_rules = Vec::new();
+        for (ri, r) in spec.rules.iter().enumerate() {
+            for p in &r.patterns {
+                pattern_rules.push((ri, compile_regex(p, &r.id, p)?));
+                sources.push(p.clone());
+            }
+        }
+        let patterns = if sources.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(&sources)
+                .size_limit(REGEX_SIZE_LIMIT * 4)
+                .dfa_size_limit(DFA_SIZE_LIMIT * 2)
+                .build()
+                .map_err(|e| Error::RuleMatcher {
+                    what: "pattern set",
+                    source: e.into(),
+                })?;
+            Some(set)
+        };
+        Ok(RuleSet {
+            rules,
+            scoring: spec.scoring,
+            keywords,
+            keyword_rules,
+            phrases,
+            patterns,
+            pattern_rules,
+        })
+    }
+
+    /// The rules, in file order; [`Hit::rule`] indexes this.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The scoring constants the rules were written for.
+    pub fn scoring(&self) -> ScoringSpec {
+        self.scoring
+    }
+
+    /// Every rule that fires on a *normalised* text, once each with its leftmost match,
+    /// ordered by position. A stem's span covers the whole word it starts.
+    pub fn find(&self, normalized: &str) -> Vec<Hit> {
+        let text = normalized;
+        let mut first: Vec<Option<Span>> = vec![None; self.rules.len()];
+        let mut note = |rule: usize, start: usize, end: usize| {
+            let slot = &mut first[rule];
+            if slot.is_none_or(|s| start < s.start) {
+                *slot = Some(Span { start, end });
+            }
+        };
+        if let Some(ac) = &self.keywords {
+            for m in ac.find_overlapping_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                if !at_word_start(text, s) {
+                    continue;
+                }
+                let ends_word = at_word_end(text, e);
+                for kw in &self.keyword_rules[m.pattern().as_usize()] {
+                    match *kw {
+                        Keyword::Exact(rule) if ends_word => note(rule, s, e),
+                        Keyword::Prefix(rule) => note(rule, s, word_end(text, e)),
+                        Keyword::Phrase {
+                            rule,
+                            regex,
+                            prefix,
+                        } => {
+                            if let Some(pm) = self.phrases[regex].find(&text[s..]) {
+                                let end = s + pm.end();
+                                if prefix {
+                                    note(rule, s, word_end(text, end));
+                                } else if at_word_end(text, end) {
+                                    note(rule, s, end);
+                                }
+                            }
+                        }
+                        Keyword::Exact(_) => {}
+                    }
+                }
+            }
+        }
+        if let Some(set) = &self.patterns {
+            for pi in set.matches(text).iter() {
+                let (rule, re) = &self.pattern_rules[pi];
+                if let Some(m) = re.find_iter(text).find(|m| !m.is_empty()) {
+                    note(*rule, m.start(), m.end());
+                }
+            }
+        }
+        let mut hits: Vec<Hit> = first
+            .into_iter()
+            .enumerate()
+            .filter_map(|(rule, span)| {
+                Some(Hit {
+                    rule,
+                    span: span?,
+                    factor: 1.0,
+                })
+            })
+            .collect();
+        hits.sort_by_key(|h| (h.span.start, h.span.end, h.rule));
+        hits
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    crate::normalize::is_alphanumeric(c) || c == '\'' || c == '_'
+}
+
+/// Whether a match starting at byte `s` starts a word (or starts with a non-word character).
+fn at_word_start(text: &str, s: usize) -> bool {
+    !starts_with_word_char(&text[s..]) || !ends_with_word_char(&text[..s])
+}
+
+/// Whether a match ending at byte `e` ends a word (or ends with a non-word character).
+fn at_word_end(text: &str, e: usize) -> bool {
+    !ends_with_word_char(&text[..e]) || !starts_with_word_char(&text[e..])
+}
+
+/// The end of the word that byte `e` lies in (or `e` itself at a boundary).
+fn word_end(text: &str, e: usize) -> usize {
+    text[e..]
+        .find(|c: char| !is_word_char(c))
+        .map_or(text.len(), |n| e + n)
+}
+
+fn starts_with_word_char(s: &str) -> bool {
+    s.chars().next().is_some_and(is_word_char)
+}
+
+fn ends_with_word_char(s: &str) -> bool {
+    s.chars().next_back().is_some_and(is_word_char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(keywords: &[&str]) -> RuleSet {
+        // The default file's header (scoring constants), then one rule per keyword.
+        let header = super::super::DEFAULT_RULES
+            .split("[[rule]]")
+            .next()
+            .unwrap_or_default();
+        let mut toml = String::from(header);
+        for (i, k) in keywords.iter().enumerate() {
+            toml.push_str(&format!(
+                "[[rule]]\nid = \"r{i}\"\ncategory = \"sabotage\"\nrole = \"action\"\n\
+                 weight = 1.0\nexplain = \"x\"\nkeywords = [{k:?}]\n"
+            ));
+        }
+        let spec = RuleSpec::from_toml(&toml, "test").expect("spec");
+        RuleSet::compile(&spec).expect("compiles")
+    }
+
+    /// `(rule, matched text)` of every hit.
+    fn hits<'t>(set: &RuleSet, text: &'t str) -> Vec<(usize, &'t str)> {
+        set.find(text)
+            .iter()
+            .map(|h| (h.rule, &text[h.span.start..h.span.end]))
+            .collect()
+    }
+
+    #[test]
+    fn keywords_match_at_word_starts() {
+        let set = rules(&["бус", "автобус", "подожг*", "военн* част*", "поджог"]);
+        assert_eq!(hits(&set, "автобус"), [(1, "автобус")]);
+        assert_eq!(hits(&set, "бус у автобуса"), [(0, "бус")]);
+        assert_eq!(hits(&set, "их подожгли"), [(2, "подожгли")]);
+        assert_eq!(hits(&set, "сподожгли, поджоги"), []);
+        assert_eq!(
+            hits(&set, "у военной части поджог!"),
+            [(3, "военной части"), (4, "поджог")]
+        );
+    }
+
+    #[test]
+    fn keywords_starting_with_a_non_word_character_match_anywhere() {
+        let set = rules(&["$ сразу", "авто", " зсу"]);
+        assert_eq!(
+            hits(&set, "500$ сразу, авто зсу"),
+            [(0, "$ сразу"), (1, "авто"), (2, " зсу")]
+        );
+        assert_eq!(hits(&set, "500$ сразуже"), []);
+    }
+}

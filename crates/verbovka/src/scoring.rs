@@ -1,0 +1,463 @@
+//! Turning rule hits (and model logits) into per-category scores.
+//!
+//! # Rule evidence
+//! Every rule counts once, however often it matches (repeating a word adds nothing). Rules of
+//! the same role and scope are partly redundant (two target rules are two views of one
+//! target), so within a role the strongest rule counts fully and each other one half:
+//! `R = max + ½·(sum − max)`. For each category `c`:
+//!
+//! * `core(c)`  = Σ over roles of `R` for the positive rules scoped to `c` that fired
+//!   (actions, targets, hooks);
+//! * `support`  = Σ over roles of `R` for the positive rules scoped `any` that fired
+//!   (payment, contact, proof, secrecy, urgency);
+//! * `counter`  = Σ weights of the negative rules that fired (news, warning, reported speech,
+//!   legitimate context), at most `counter_cap` from the rule file, so that no amount of news
+//!   vocabulary can hide an ad entirely;
+//! * `E(c)` = `g·core(c) + min(support, core(c)) − counter` for sabotage and reconnaissance,
+//!   with `g = min(1, ½ + support/2)`, and `core(c) + support − counter` for lure.
+//!
+//! Support counts for sabotage and reconnaissance only as far as there is evidence specific to
+//! them: "paid at once, DM me" alone is at most a lure, never sabotage. And an ad offers
+//! something or names a way to answer: targets and actions with no support at all (as in a
+//! news report) count half. A rule that does not
+//! fire adds nothing, and `E(c)` is monotone in every positive weight.
+//!
+//! Police memos and news quote the offers they warn about. When a news, warning or
+//! reported-speech rule fires outside quotation marks, every positive rule whose match lies
+//! inside `«…»`, `„…“`, `“…”` or `"…"` counts with `quoted_weight` (½ by default, from the
+//! rule file) of its weight; the evidence lists the reduced weight.
+//!
+//! # Scores
+//! Without a model, `score(c) = σ(bias + E(c))` with `bias` from the rule file (−3.5 by default:
+//! one weak cue stays below 0.1; action + target + payment + contact passes 0.9).
+//! With a model giving logit `m(c)`, `score(c) = σ(a·m(c) + b·E(c) + o)`, the [`Fusion`]
+//! constants `a, b > 0` chosen on the dev split: the model alone can flag a post no rule hit,
+//! rules shift the model's log-odds, and news/warning evidence pulls it down. The result is in
+//! [0, 1] and monotone in the model logit and in every positive rule weight.
+//!
+//! The label is the category with the highest score if that score reaches its category's
+//! threshold, else `benign`; `risk` is the highest score.
+
+use crate::rules::{Hit, Role, RuleSet};
+use crate::{Category, Error, Label, Result, Scores};
+use serde::{Deserialize, Serialize};
+
+/// Rule evidence per category, in log-odds units, before the bias (`E(c)` in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct RuleEvidence {
+    /// `E(c)` in [`Category::ALL`] order.
+    pub evidence: [f32; 3],
+    /// Total counter-evidence (already subtracted in `evidence`).
+    pub counter: f32,
+}
+
+/// Rule results of one normalised text: what fired and what it adds up to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleAnalysis {
+    /// One hit per rule that fired, with its quote factor applied.
+    pub hits: Vec<Hit>,
+    /// The evidence per category.
+    pub evidence: RuleEvidence,
+}
+
+/// Runs the rules over a normalised text and sums their evidence (see module docs).
+pub(crate) fn analyse(rules: &RuleSet, norm: &str) -> RuleAnalysis {
+    let mut hits = rules.find(norm);
+    apply_quote_factors(rules, &mut hits, norm);
+    let evidence = rule_evidence(rules, &hits);
+    RuleAnalysis { hits, evidence }
+}
+
+/// Sets `quoted_weight` as the factor of each positive hit inside quotation marks when a news,
+/// warning or reported-speech rule fired outside any quotes (the others keep theirs).
+pub(crate) fn apply_quote_factors(rules: &RuleSet, hits: &mut [Hit], norm: &str) {
+    let frames = |h: &Hit| {
+        rules
+            .rules()
+            .get(h.rule)
+            .is_some_and(|r| matches!(r.role, Role::News | Role::Warning | Role::Reported))
+    };
+    // Most posts have no news/warning hit: then the text is not scanned for quotes at all.
+    if !hits.iter().any(frames) {
+        return;
+    }
+    let quoted = quoted_ranges(norm);
+    if quoted.is_empty() {
+        return;
+    }
+    let inside = |h: &Hit| {
+        quoted
+            .iter()
+            .any(|&(a, b)| a <= h.span.start && h.span.end <= b)
+    };
+    if !hits.iter().any(|h| frames(h) && !inside(h)) {
+        return;
+    }
+    for h in hits.iter_mut() {
+        let positive = rules
+            .rules()
+            .get(h.rule)
+            .is_some_and(|r| !r.role.is_negative());
+        if positive && inside(h) {
+            h.factor = rules.scoring().quoted_weight;
+        }
+    }
+}
+
+/// Byte ranges strictly inside closed pairs of quotation marks: `«…»` (nested counted),
+/// `„…“`/`„…”`, `“…”` and straight `"…"`. An unclosed quote marks nothing.
+pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut guillemet: Option<(usize, usize)> = None; // (start, depth)
+    let mut curly: Option<(usize, char)> = None; // (start, opening mark)
+    let mut straight: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        let after = i + c.len_utf8();
+        match c {
+            '«' => match &mut guillemet {
+                Some((_, d)) => *d += 1,
+                None => guillemet = Some((after, 1)),
+            },
+            '»' => {
+                if let Some((start, d)) = &mut guillemet {
+                    *d -= 1;
+                    if *d == 0 {
+                        out.push((*start, i));
+                        guillemet = None;
+                    }
+                }
+            }
+            '„' if curly.is_none() => curly = Some((after, '„')),
+            '“' | '”' => match curly {
+                Some((start, opener)) if opener == '„' || c == '”' => {
+                    out.push((start, i));
+                    curly = None;
+                }
+                Some(_) => {}
+                None if c == '“' => curly = Some((after, '“')),
+                None => {}
+            },
+            '"' => match straight.take() {
+                Some(start) => out.push((start, i)),
+                None => straight = Some(after),
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sums rule hits into per-category evidence (see module docs), each weight times its hit's
+/// factor.
+pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
+    // Per (scope, role): the sum and the strongest weight. Scope slots 0..3 are the
+    // categories, 3 is `any`; `find` yields each rule once.
+    let mut sum = [[0f32; ROLES]; 4];
+    let mut max = [[0f32; ROLES]; 4];
+    let mut counter = 0f32;
+    for h in hits {
+        let Some(rule) = rules.rules().get(h.rule) else {
+            continue;
+        };
+        let weight = rule.weight * h.factor;
+        if rule.role.is_negative() {
+            counter += weight;
+        } else {
+            let slot = rule.scope.category().map_or(3, Category::index);
+            let role = rule.role as usize;
+            sum[slot][role] += weight;
+            max[slot][role] = max[slot][role].max(weight);
+        }
+    }
+    // Within a role, the strongest rule counts fully and the others half.
+    let total = |slot: usize| -> f32 {
+        (0..ROLES)
+            .map(|r| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]))
+            .sum()
+    };
+    let counter = counter.min(rules.scoring().counter_cap);
+    let support = total(3);
+    let evidence = Category::ALL.map(|c| {
+        let core = total(c.index());
+        if c == Category::Lure {
+            core + support - counter
+        } else {
+            // An ad offers something or names a way to answer; without any support,
+            // targets and actions alone (as in news) count half.
+            let gate = (0.5 + support / 2.0).min(1.0);
+            gate * core + support.min(core) - counter
+        }
+    });
+    RuleEvidence { evidence, counter }
+}
+
+/// Number of [`crate::rules::Role`] variants.
+const ROLES: usize = 12;
+const _: () = assert!(crate::rules::Role::Legit as usize + 1 == ROLES);
+/// Share of a role's weaker rules in its total.
+const ROLE_REST: f32 = 0.5;
+
+/// How model logits and rule evidence are combined: `σ(a·m + b·E + o)` per category.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fusion {
+    /// `a`: weight of the model logit.
+    pub model_scale: f32,
+    /// `b`: weight of the rule evidence.
+    pub rule_scale: f32,
+    /// `o`: offset per category.
+    pub offset: [f32; 3],
+}
+
+impl Fusion {
+    /// Checks that the constants keep the formula monotone and finite.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.model_scale.is_finite()
+            && self.model_scale > 0.0
+            && self.rule_scale.is_finite()
+            && self.rule_scale > 0.0
+            && self.offset.iter().all(|o| o.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "fusion constants must be finite with positive scales: {self:?}"
+            )))
+        }
+    }
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion {
+            model_scale: 1.0,
+            rule_scale: 0.5,
+            offset: [0.0; 3],
+        }
+    }
+}
+
+/// Per-category decision thresholds on the fused scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds(pub [f32; 3]);
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds([0.5; 3])
+    }
+}
+
+impl Thresholds {
+    /// Checks every threshold is in (0, 1].
+    pub fn validate(&self) -> Result<()> {
+        if self
+            .0
+            .iter()
+            .all(|t| t.is_finite() && *t > 0.0 && *t <= 1.0)
+        {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "thresholds must be in (0, 1]: {:?}",
+                self.0
+            )))
+        }
+    }
+
+    /// The label for a set of scores: the top category if it reaches its threshold.
+    pub fn label(&self, scores: Scores) -> Label {
+        let a = scores.to_array();
+        let mut best: Option<(Category, f32)> = None;
+        for c in Category::ALL {
+            let s = a[c.index()];
+            if s >= self.0[c.index()] && best.is_none_or(|(_, b)| s > b) {
+                best = Some((c, s));
+            }
+        }
+        best.map_or(Label::Benign, |(c, _)| c.into())
+    }
+}
+
+/// The logistic function, safe for any finite input.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Rules-only scores: `σ(bias + E(c))`.
+pub(crate) fn rule_scores(bias: f32, ev: &RuleEvidence) -> Scores {
+    Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)))
+}
+
+impl Fusion {
+    /// Fused scores: `σ(a·m(c) + b·E(c) + o(c))` (see the module docs).
+    pub fn scores(&self, model_logits: [f32; 3], ev: &RuleEvidence) -> Scores {
+        let mut out = [0f32; 3];
+        for i in 0..3 {
+            out[i] = sigmoid(
+                self.model_scale * model_logits[i] + self.rule_scale * ev.evidence[i] + self.offset[i],
+            );
+        }
+        Scores::from_array(out)
+    }
+}
+
+/// Fusion constants and thresholds fitted for one model on its dev split; they travel with
+/// the model (`calibration.json` beside its weights) and a [`crate::Detector`] built with that
+/// model uses them unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// How model logits and rule evidence combine.
+    pub fusion: Fusion,
+    /// Per-category thresholds on the fused scores.
+    pub thresholds: Thresholds,
+}
+
+impl Calibration {
+    /// Checks both parts.
+    pub fn validate(&self) -> Result<()> {
+        self.fusion.validate()?;
+        self.thresholds.validate()
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSpec;
+    use crate::Span;
+
+    fn set() -> RuleSet {
+        let spec = RuleSpec::from_toml(
+            r#"
+[[rule]]
+id = "a"
+category = "sabotage"
+role = "action"
+weight = 2.0
+explain = "x"
+keywords = ["поджечь"]
+[[rule]]
+id = "t"
+category = "sabotage"
+role = "target"
+weight = 1.5
+explain = "x"
+keywords = ["авто"]
+[[rule]]
+id = "p"
+category = "any"
+role = "payment"
+weight = 1.0
+explain = "x"
+keywords = ["оплата"]
+[[rule]]
+id = "n"
+category = "any"
+role = "news"
+weight = 2.0
+explain = "x"
+keywords = ["задержан"]
+"#,
+            "test",
+        )
+        .unwrap();
+        RuleSet::compile(&spec).unwrap()
+    }
+
+    fn hits(idx: &[usize]) -> Vec<Hit> {
+        idx.iter()
+            .map(|&rule| Hit {
+                rule,
+                span: Span { start: 0, end: 1 },
+                factor: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn support_is_gated_by_core() {
+        let r = set();
+        let only_pay = rule_evidence(&r, &hits(&[2]));
+        assert_eq!(only_pay.evidence, [0.0, 0.0, 1.0]);
+        let ad = rule_evidence(&r, &hits(&[0, 1, 2]));
+        assert_eq!(ad.evidence, [4.5, 0.0, 1.0]);
+        let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
+        assert_eq!(news.evidence, [2.5, -2.0, -1.0]);
+        // Without any support (no payment, contact, ...), an action alone counts half.
+        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 1.0);
+    }
+
+    #[test]
+    fn quoted_ranges_pair_marks() {
+        let text = "сказал «поджечь «авто»» и „оплата“ или “x” и \"y\" но «открыта";
+        let got: Vec<&str> = quoted_ranges(text)
+            .iter()
+            .map(|&(a, b)| &text[a..b])
+            .collect();
+        assert_eq!(got, ["поджечь «авто»", "оплата", "x", "y"]);
+        assert!(quoted_ranges("» ” “ „").is_empty());
+    }
+
+    /// Quoted offer words count `quoted_weight` only when news/warning words frame them
+    /// from outside the quotes.
+    #[test]
+    fn quotes_discount_only_in_a_news_frame() {
+        let r = set();
+        // Factor per rule index: поджечь (0), авто (1), оплата (2), задержан (3).
+        let factors = |t: &str| {
+            let mut hits = r.find(t);
+            apply_quote_factors(&r, &mut hits, t);
+            let mut by_rule = [f32::NAN; 4];
+            for h in &hits {
+                by_rule[h.rule] = h.factor;
+            }
+            by_rule
+        };
+        let framed = factors("задержан за «поджечь авто, оплата сразу»");
+        assert_eq!(framed, [0.5, 0.5, 0.5, 1.0]);
+        assert_eq!(factors("«поджечь авто», оплата сразу")[..3], [1.0; 3]);
+        assert_eq!(factors("поджечь авто, оплата, «задержан»")[..3], [1.0; 3]);
+        let framed = analyse(&r, "задержан за «поджечь авто, оплата сразу»");
+        let plain = analyse(&r, "задержан за поджечь авто, оплата сразу");
+        assert!(framed.evidence.evidence[0] < plain.evidence.evidence[0]);
+    }
+
+    #[test]
+    fn thresholds_pick_top_category() {
+        let t = Thresholds([0.5, 0.5, 0.6]);
+        assert_eq!(t.label(Scores::from_array([0.2, 0.7, 0.9])), Label::Lure);
+        assert_eq!(t.label(Scores::from_array([0.2, 0.4, 0.55])), Label::Benign);
+        assert_eq!(
+            t.label(Scores::from_array([0.8, 0.4, 0.55])),
+            Label::Sabotage
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+    /// Adding a positive rule's hit (at any quote factor) never lowers any category's evidence or fused score.
+    #[test]
+    fn scores_are_monotone_in_positive_rules(mask in any::<u64>(), extra in 0usize..64, m in -6f32..6.0, q in 0f32..=1.0, qx in 0f32..=1.0) {
+        let rules = &RuleSet::embedded().expect("embedded rules");
+        let n = rules.rules().len();
+        let hit = |i: usize| Hit { rule: i, span: Span { start: 0, end: 1 }, factor: 1.0 };
+        // Hits may carry a quote factor in [0, 1] (see `apply_quote_factors`).
+        let base: Vec<_> = (0..n.min(64)).filter(|i| mask >> i & 1 == 1).map(|i| Hit { factor: q, ..hit(i) }).collect();
+        let extra = extra % n;
+        prop_assume!(!rules.rules()[extra].role.is_negative());
+        prop_assume!(!base.iter().any(|h| h.rule == extra));
+        let mut more = base.clone();
+        more.push(Hit { factor: qx, ..hit(extra) });
+        let (e0, e1) = (rule_evidence(rules, &base), rule_evidence(rules, &more));
+        let f = Fusion::default();
+        for c in 0..3 {
+            prop_assert!(e1.evidence[c] >= e0.evidence[c] - 1e-6);
+            let (s0, s1) = (f.scores([m; 3], &e0).to_array()[c], f.scores([m; 3], &e1).to_array()[c]);
+            prop_assert!(s1 >= s0 - 1e-6);
+        }
+    }
+    }
+}
