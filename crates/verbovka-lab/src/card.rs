@@ -1,7 +1,8 @@
 //! The model card (`README.md` of a trained model directory): what was trained on what, the
 //! dev figures, and the commands that reproduce it.
 
-use crate::metrics::{Metrics, Prf};
+use crate::eval::Prf;
+use crate::metrics::Metrics;
 use crate::train::TrainReport;
 
 /// Lowercase hex SHA-256 of `data` (the card's weight checksum).

@@ -86,19 +86,6 @@ impl EvalRecord {
     }
 }
 
-/// The label that per-category thresholds give: the highest-scoring category among those at
-/// or above their own threshold, else benign.
-pub fn label_at(scores: Scores, thresholds: [f32; 3]) -> Label {
-    let mut best: Option<(Category, f32)> = None;
-    for (c, t) in Category::ALL.into_iter().zip(thresholds) {
-        let s = scores.get(c);
-        if s >= t && best.is_none_or(|(_, b)| s > b) {
-            best = Some((c, s));
-        }
-    }
-    best.map_or(Label::Benign, |(c, _)| Label::from(c))
-}
-
 fn ratio(num: usize, den: usize) -> f64 {
     if den == 0 {
         0.0
@@ -608,14 +595,6 @@ mod tests {
         assert!(!r.to_string().is_empty());
     }
 
-    #[test]
-    fn label_at_thresholds() {
-        let s = Scores::from_array([0.6, 0.7, 0.2]);
-        assert_eq!(label_at(s, [0.5, 0.5, 0.5]), Label::Reconnaissance);
-        assert_eq!(label_at(s, [0.5, 0.8, 0.5]), Label::Sabotage);
-        assert_eq!(label_at(s, [0.9, 0.8, 0.5]), Label::Benign);
-        assert_eq!(label_at(s, [0.9, 0.8, 0.1]), Label::Lure);
-    }
 
     #[test]
     fn report_serialises_and_displays() {

@@ -2,53 +2,10 @@
 
 use serde::Serialize;
 
-use crate::{Category, Label};
+use verbovka::scoring::Thresholds;
 
-/// Precision, recall and F1 of one decision.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct Prf {
-    /// Precision.
-    pub precision: f32,
-    /// Recall.
-    pub recall: f32,
-    /// F1 score.
-    pub f1: f32,
-    /// True positives.
-    pub tp: usize,
-    /// False positives.
-    pub fp: usize,
-    /// False negatives.
-    pub fn_: usize,
-}
-
-impl Prf {
-    /// From counts.
-    pub fn from_counts(tp: usize, fp: usize, fn_: usize) -> Self {
-        let p = if tp + fp == 0 {
-            0.0
-        } else {
-            tp as f32 / (tp + fp) as f32
-        };
-        let r = if tp + fn_ == 0 {
-            0.0
-        } else {
-            tp as f32 / (tp + fn_) as f32
-        };
-        let f1 = if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        };
-        Prf {
-            precision: p,
-            recall: r,
-            f1,
-            tp,
-            fp,
-            fn_,
-        }
-    }
-}
+use crate::eval::Prf;
+use crate::{Category, Label, Scores};
 
 /// Figures of a model on a labelled split at given thresholds.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -56,27 +13,15 @@ pub struct Metrics {
     /// One-vs-rest figures per category, [`Category::ALL`] order.
     pub per_category: [Prf; 3],
     /// Mean of the three category F1 scores.
-    pub macro_f1: f32,
+    pub macro_f1: f64,
     /// "Recruiting at all" (any category over its threshold) against benign.
     pub binary: Prf,
     /// Share of benign items flagged.
-    pub benign_fpr: f32,
+    pub benign_fpr: f64,
     /// Share of items whose predicted label (top category over threshold, else benign) is right.
-    pub accuracy: f32,
+    pub accuracy: f64,
     /// Number of items.
     pub n: usize,
-}
-
-/// The label a thresholded prediction amounts to: the most probable category among those over
-/// their thresholds, or benign.
-pub fn decide(p: &[f32; 3], thresholds: &[f32; 3]) -> Label {
-    let mut best: Option<(usize, f32)> = None;
-    for i in 0..3 {
-        if p[i] >= thresholds[i] && !matches!(best, Some((_, b)) if p[i] <= b) {
-            best = Some((i, p[i]));
-        }
-    }
-    best.map_or(Label::Benign, |(i, _)| Label::from(Category::ALL[i]))
 }
 
 /// Computes [`Metrics`] of probabilities `probs` against `labels`.
@@ -94,7 +39,7 @@ pub fn evaluate(probs: &[[f32; 3]], labels: &[Label], thresholds: &[f32; 3]) -> 
                 _ => {}
             }
         }
-        let label = decide(p, thresholds);
+        let label = Thresholds(*thresholds).label(Scores::from_array(*p));
         let (pred, gold) = (label != Label::Benign, l != Label::Benign);
         match (pred, gold) {
             (true, true) => btp += 1,
@@ -109,17 +54,17 @@ pub fn evaluate(probs: &[[f32; 3]], labels: &[Label], thresholds: &[f32; 3]) -> 
     let n = labels.len();
     Metrics {
         per_category,
-        macro_f1: per_category.iter().map(|p| p.f1).sum::<f32>() / 3.0,
+        macro_f1: per_category.iter().map(|p| p.f1).sum::<f64>() / 3.0,
         binary: Prf::from_counts(btp, bfp, bfn),
         benign_fpr: if benign == 0 {
             0.0
         } else {
-            bfp as f32 / benign as f32
+            bfp as f64 / benign as f64
         },
         accuracy: if n == 0 {
             0.0
         } else {
-            correct as f32 / n as f32
+            correct as f64 / n as f64
         },
         n,
     }
@@ -141,7 +86,7 @@ pub fn choose_thresholds(probs: &[[f32; 3]], labels: &[Label]) -> [f32; 3] {
                 fp += usize::from(pred && !gold);
                 fn_ += usize::from(!pred && gold);
             }
-            let f1 = Prf::from_counts(tp, fp, fn_).f1;
+            let f1 = Prf::from_counts(tp, fp, fn_).f1 as f32;
             let better = f1 > best.0 + 1e-6
                 || ((f1 - best.0).abs() <= 1e-6 && (t - 0.5).abs() < (best.1 - 0.5).abs());
             if better {

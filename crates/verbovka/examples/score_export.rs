@@ -27,8 +27,6 @@ use verbovka::{Category, Detector, Label, Verdict};
 /// Messages scored together (the detector spreads a batch over the rayon pool).
 const BATCH: usize = 256;
 
-const USAGE: &str =
-    "usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FILE]";
 
 #[derive(Clone, Copy, PartialEq)]
 enum OutFormat {
@@ -44,8 +42,25 @@ struct Args {
     out: Option<String>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
+const HELP: &str = "Scores every message of a Telegram Desktop export and writes the flagged ones.
+
+usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FILE]
+
+  PATH             an export folder or file: JSON (result.json) or HTML (messages*.html)
+  --all            write every message, not only the flagged ones
+  --threshold X    one threshold in (0, 1] for every category (default: the model's)
+  --format F       jsonl (default) or csv
+  --out FILE       write records here instead of stdout
+  -h, --help       this text
+
+Exit status: 0 done, 1 the export is damaged part-way (records before the damage are
+written), 2 the input or the output cannot be opened.";
+
+/// `Ok(None)` when `--help` was asked for.
+fn parse_args() -> Result<Option<Args>, String> {
+    use lexopt::prelude::*;
+    let e = |e: lexopt::Error| e.to_string();
+    let mut parser = lexopt::Parser::from_env();
     let mut args = Args {
         path: String::new(),
         all: false,
@@ -54,12 +69,11 @@ fn parse_args() -> Result<Args, String> {
         out: None,
     };
     let mut path = None;
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--all" => args.all = true,
-            "--threshold" => {
-                let v = value("--threshold")?;
+    while let Some(arg) = parser.next().map_err(e)? {
+        match arg {
+            Long("all") => args.all = true,
+            Long("threshold") => {
+                let v = parser.value().map_err(e)?.string().map_err(e)?;
                 let t: f32 = v
                     .parse()
                     .map_err(|_| format!("--threshold wants a number, got `{v}`"))?;
@@ -68,22 +82,21 @@ fn parse_args() -> Result<Args, String> {
                 }
                 args.threshold = Some(t);
             }
-            "--format" => {
-                args.format = match value("--format")?.as_str() {
+            Long("format") => {
+                args.format = match parser.value().map_err(e)?.string().map_err(e)?.as_str() {
                     "jsonl" => OutFormat::Jsonl,
                     "csv" => OutFormat::Csv,
                     other => return Err(format!("--format is jsonl or csv, got `{other}`")),
                 }
             }
-            "--out" => args.out = Some(value("--out")?),
-            "-h" | "--help" => return Err(String::new()),
-            a if a.starts_with("--") => return Err(format!("unknown option {a}")),
-            a if path.is_none() => path = Some(a.to_owned()),
-            a => return Err(format!("unexpected argument `{a}`")),
+            Long("out") => args.out = Some(parser.value().map_err(e)?.string().map_err(e)?),
+            Short('h') | Long("help") => return Ok(None),
+            Value(v) if path.is_none() => path = Some(v.string().map_err(e)?),
+            other => return Err(other.unexpected().to_string()),
         }
     }
     args.path = path.ok_or("no export PATH given")?;
-    Ok(args)
+    Ok(Some(args))
 }
 
 /// One output record: where the message is, what it says, and the verdict.
@@ -222,12 +235,13 @@ struct Tally {
 
 fn main() -> ExitCode {
     let args = match parse_args() {
-        Ok(a) => a,
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("error: {e}\n(score_export --help for usage)");
             return ExitCode::from(2);
         }
     };

@@ -31,15 +31,34 @@ fn main() -> ExitCode {
     }
 }
 
+const HELP: &str = "Scores JSON Lines: one object with a \"text\" field per line in, one verdict per
+line out, in input order.
+
+usage: score_jsonl [FILE]     (reads stdin without FILE)
+
+A line that is not JSON or has no string `text` gets {\"error\": ...} in its place.
+Exit status: 0 every line scored, 1 some lines had errors, 2 the input cannot be read.";
+
 fn run() -> Result<usize, Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (input, name): (Box<dyn BufRead>, String) = match args.as_slice() {
-        [] => (Box::new(BufReader::new(std::io::stdin())), "<stdin>".into()),
-        [path] if path != "-h" && path != "--help" => {
-            let f = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-            (Box::new(BufReader::new(f)), path.clone())
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut path: Option<String> = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                println!("{HELP}");
+                return Ok(0);
+            }
+            Value(v) if path.is_none() => path = Some(v.string()?),
+            other => return Err(format!("{}\n(score_jsonl --help for usage)", other.unexpected()).into()),
         }
-        _ => return Err("usage: score_jsonl [FILE]   (reads stdin without FILE)".into()),
+    }
+    let (input, name): (Box<dyn BufRead>, String) = match path {
+        None => (Box::new(BufReader::new(std::io::stdin())), "<stdin>".into()),
+        Some(path) => {
+            let f = std::fs::File::open(&path).map_err(|e| format!("cannot open {path}: {e}"))?;
+            (Box::new(BufReader::new(f)), path)
+        }
     };
     let detector = verbovka::Detector::new()?;
     let mut out = BufWriter::new(std::io::stdout().lock());

@@ -75,6 +75,8 @@
 //! It scores text only (no images, no account metadata), Russian and Ukrainian only; it flags
 //! posts for a human to review, it does not prove intent. See README.md for measured quality.
 #![deny(missing_docs)]
+// `unsafe` lives in one place, the engine's SIMD kernels (`model/fast.rs`).
+#![deny(unsafe_code)]
 
 mod classifier;
 mod detector;

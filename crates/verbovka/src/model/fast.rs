@@ -58,10 +58,9 @@ impl FastLinear {
 
     /// `c[n × d_out] (+)= a[n × d_in] · Wᵀ + bias` on the AVX-512 kernel with the packed
     /// weights; `epi` adds accumulation, ReLU or scaling in the store (its `bias` is replaced).
-    ///
-    /// # Safety
-    /// As [`v4::matmul`]: only on CPUs with the features the kernels are compiled for.
-    unsafe fn matmul_v4(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
+    fn matmul_v4(
         &self,
         c: &mut [f32],
         a: &[f32],
@@ -74,19 +73,16 @@ impl FastLinear {
             ..epi
         };
         let (k, m) = (self.d_in, self.d_out);
-        // SAFETY: the caller's contract.
-        unsafe {
-            v4::matmul(
-                c,
-                m,
-                a,
-                k,
-                v4::Rhs::Packed(&self.packed),
-                (n, m, k),
-                epi,
-                skip_zeros,
-            )
-        }
+        v4::matmul(
+            c,
+            m,
+            a,
+            k,
+            v4::Rhs::Packed(&self.packed),
+            (n, m, k),
+            epi,
+            skip_zeros,
+        )
     }
 }
 
@@ -378,7 +374,7 @@ impl Engine {
     /// The AVX-512 forward (see the module docs).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-    unsafe fn forward_v4(
+    fn forward_v4(
         &self,
         rows: &[&[u32]],
         offsets: &[usize],
@@ -404,74 +400,57 @@ impl Engine {
         let relu = self.activation == Activation::Relu;
         let plain = Epilogue::default();
         for layer in &self.layers {
-            // SAFETY: as below.
-            unsafe { v4::layer_norm(x, h, &layer.ln1, d, self.eps)? };
-            // SAFETY (every `v4` call below): this function only runs on CPUs with the
-            // features the kernels are compiled for; the kernels check their bounds.
-            unsafe {
-                layer.qkv.matmul_v4(qkv, h, n, plain, None)?;
-                v4::transpose(&qkv[d..], 3 * d, n, d, kt, n_pad)?;
-            }
+            // Every kernel call below checks its bounds; this function's target features are
+            // theirs, so the calls are safe.
+            v4::layer_norm(x, h, &layer.ln1, d, self.eps)?;
+            layer.qkv.matmul_v4(qkv, h, n, plain, None)?;
+            v4::transpose(&qkv[d..], 3 * d, n, d, kt, n_pad)?;
             for (r, &o) in rows.iter().zip(offsets) {
                 let t = r.len();
                 let ts = t.div_ceil(16) * 16;
                 for head in 0..self.n_heads {
                     let scores = &mut scores[..t * ts];
-                    // SAFETY: as above.
-                    unsafe {
-                        // scores[t×t] = scale · Q Kᵀ
-                        v4::matmul(
-                            scores,
-                            ts,
-                            &qkv[o * 3 * d + head * dh..],
-                            3 * d,
-                            Rhs::Rows(&kt[head * dh * n_pad + o..], n_pad),
-                            (t, t, dh),
-                            Epilogue { scale, ..plain },
-                            None,
-                        )?;
-                    }
-                    // SAFETY: as above.
-                    unsafe { v4::softmax_rows(scores, ts, t)? };
-                    // SAFETY: as above.
-                    unsafe {
-                        // att[t×dh] = P V
-                        v4::matmul(
-                            &mut att[o * d + head * dh..],
-                            d,
-                            scores,
-                            ts,
-                            Rhs::Rows(&qkv[o * 3 * d + 2 * d + head * dh..], 3 * d),
-                            (t, dh, t),
-                            plain,
-                            None,
-                        )?;
-                    }
+                    // scores[t×t] = scale · Q Kᵀ
+                    v4::matmul(
+                        scores,
+                        ts,
+                        &qkv[o * 3 * d + head * dh..],
+                        3 * d,
+                        Rhs::Rows(&kt[head * dh * n_pad + o..], n_pad),
+                        (t, t, dh),
+                        Epilogue { scale, ..plain },
+                        None,
+                    )?;
+                    v4::softmax_rows(scores, ts, t)?;
+                    // att[t×dh] = P V
+                    v4::matmul(
+                        &mut att[o * d + head * dh..],
+                        d,
+                        scores,
+                        ts,
+                        Rhs::Rows(&qkv[o * 3 * d + 2 * d + head * dh..], 3 * d),
+                        (t, dh, t),
+                        plain,
+                        None,
+                    )?;
                 }
             }
             let accumulate = Epilogue {
                 accumulate: true,
                 ..plain
             };
-            // SAFETY: as above.
-            unsafe { layer.out.matmul_v4(x, att, n, accumulate, None)? };
-            // SAFETY: as above.
-            unsafe { v4::layer_norm(x, h, &layer.ln2, d, self.eps)? };
-            // SAFETY: as above.
-            unsafe {
-                layer
-                    .up
-                    .matmul_v4(up, h, n, Epilogue { relu, ..plain }, None)?
-            };
+            layer.out.matmul_v4(x, att, n, accumulate, None)?;
+            v4::layer_norm(x, h, &layer.ln2, d, self.eps)?;
+            layer
+                .up
+                .matmul_v4(up, h, n, Epilogue { relu, ..plain }, None)?;
             if !relu {
                 activate(up, self.activation);
             }
             let skip_zeros = (relu && self.skip_zeros).then_some(&mut *skip);
-            // SAFETY: as above.
-            unsafe { layer.down.matmul_v4(x, up, n, accumulate, skip_zeros)? };
+            layer.down.matmul_v4(x, up, n, accumulate, skip_zeros)?;
         }
-        // SAFETY: as above.
-        unsafe { v4::layer_norm(x, h, &self.final_ln, d, self.eps)? };
+        v4::layer_norm(x, h, &self.final_ln, d, self.eps)?;
         Ok(self.pool_head(rows, offsets, h))
     }
 
@@ -818,9 +797,12 @@ fn simd_available() -> bool {
     }
 }
 
-/// AVX-512 kernels. Every function is `unsafe` only because it must run on a CPU with the
-/// features it is compiled for ([`simd_available`]); each checks the bounds of what it reads
-/// and writes and returns an error instead of touching memory outside its slices.
+/// AVX-512 kernels. The entry points (`matmul`, `transpose`, `layer_norm`, `softmax_rows`) are
+/// safe `#[target_feature]` functions: calling them is `unsafe` only from code not compiled
+/// for those features, where the caller must know the CPU has them ([`simd_available`]); each
+/// checks the bounds of what it reads and writes and returns an error instead of touching
+/// memory outside its slices. The `unsafe fn`s below them take raw pointers whose ranges the
+/// entry points checked.
 #[cfg(target_arch = "x86_64")]
 mod v4 {
     use std::arch::x86_64::*;
@@ -871,7 +853,7 @@ mod v4 {
     /// nothing), and after ReLU most columns of a block are zero (59 % on the shipped model).
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn matmul(
+    pub(super) fn matmul(
         c: &mut [f32],
         ldc: usize,
         a: &[f32],
@@ -1168,7 +1150,7 @@ mod v4 {
     /// in whole blocks of 16 (`ldd` a multiple of 16 and at least `rows`): values past `rows`
     /// are zeros.
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
-    pub(super) unsafe fn transpose(
+    pub(super) fn transpose(
         src: &[f32],
         lds: usize,
         rows: usize,
@@ -1210,7 +1192,7 @@ mod v4 {
     /// Layer norm of each row of `x` (`d` floats) into `y`; rows of up to 256 floats are
     /// normalised in registers (one read of `x`, one write of `y`).
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
-    pub(super) unsafe fn layer_norm(
+    pub(super) fn layer_norm(
         x: &[f32],
         y: &mut [f32],
         (w, b): &(Vec<f32>, Vec<f32>),
@@ -1295,7 +1277,7 @@ mod v4 {
     /// a multiple of 16); entries past `t` become 0. Rows of up to 128 entries stay in registers
     /// (one load, one store per element).
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
-    pub(super) unsafe fn softmax_rows(s: &mut [f32], ts: usize, t: usize) -> Result<()> {
+    pub(super) fn softmax_rows(s: &mut [f32], ts: usize, t: usize) -> Result<()> {
         if !ts.is_multiple_of(16) || t > ts || t == 0 {
             return Err(out_of_bounds(t, ts, 0));
         }

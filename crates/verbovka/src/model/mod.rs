@@ -22,6 +22,7 @@ mod config;
 #[cfg(feature = "embedded-model")]
 mod embedded;
 mod ensemble;
+#[allow(unsafe_code)] // the SIMD kernels: each `unsafe` has its `# Safety` or `SAFETY:`
 mod fast;
 mod tokenizer;
 

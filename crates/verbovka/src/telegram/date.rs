@@ -232,6 +232,7 @@ mod tests {
         assert_eq!(parse_iso("2022-05-09T22:23:53 nonsense"), None);
     }
 
+    #[cfg(feature = "telegram-html")]
     #[test]
     fn html_titles() {
         assert_eq!(
