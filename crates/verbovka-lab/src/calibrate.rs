@@ -4,9 +4,9 @@
 //! The items come from the library's own pre-fusion step ([`verbovka::Detector::analyse_batch`]
 //! on a detector with the model), so the fit sees exactly what scoring sees.
 
-use verbovka::scoring::{Calibration, Fusion, RuleEvidence, Thresholds};
 use serde::Serialize;
-use verbovka::{Label, Scores};
+use verbovka::scoring::{Calibration, Fusion, RuleEvidence, Thresholds};
+use verbovka::{Label, PerCategory, Scores};
 
 /// One dev example for [`fit_calibration`].
 #[derive(Debug, Clone, Copy)]
@@ -14,7 +14,7 @@ pub struct CalibrationItem {
     /// The gold label.
     pub gold: Label,
     /// The model's logits.
-    pub logits: [f32; 3],
+    pub logits: PerCategory<f32>,
     /// The rules' evidence.
     pub evidence: RuleEvidence,
     /// A hard negative (news, warning, job ad, ...): counted in the hard false-positive rate.
@@ -69,7 +69,7 @@ pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -
         let fusion = Fusion {
             model_scale: 1.0,
             rule_scale: b,
-            offset: [0.0; 3],
+            offset: PerCategory::splat(0.0),
         };
         let scores: Vec<Scores> = items
             .iter()
@@ -129,7 +129,7 @@ fn evaluate_fit(
     fusion: Fusion,
     th: [f32; 3],
 ) -> CalibrationFit {
-    let thresholds = Thresholds(th);
+    let thresholds = Thresholds(PerCategory(th));
     let (mut tp, mut fp, mut fneg) = ([0usize; 3], [0usize; 3], [0usize; 3]);
     let (mut hard, mut hard_flagged, mut bg, mut bg_flagged) = (0usize, 0usize, 0usize, 0usize);
     let (mut btp, mut bfp, mut bfn) = (0usize, 0usize, 0usize);
@@ -189,6 +189,7 @@ fn evaluate_fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use verbovka::Category;
 
     /// Ten items per row: gold label, logits, hard negative.
     fn calibration_items() -> Vec<CalibrationItem> {
@@ -206,7 +207,7 @@ mod tests {
                 std::iter::repeat_n(
                     CalibrationItem {
                         gold,
-                        logits,
+                        logits: PerCategory(logits),
                         evidence: RuleEvidence::default(),
                         hard,
                     },
@@ -232,7 +233,7 @@ mod tests {
         // Macro F1: lure threshold above the reconnaissance posts' lure score (0.924), so
         // they are named right and the lure posts (0.900) are missed.
         assert!(
-            macro_fit.calibration.thresholds.0[2] > 0.924,
+            macro_fit.calibration.thresholds.0[Category::Lure] > 0.924,
             "{macro_fit:?}"
         );
         assert!(
@@ -244,5 +245,4 @@ mod tests {
         assert!((binary_fit.binary_f1 - 1.0).abs() < 1e-6, "{binary_fit:?}");
         assert!(binary_fit.macro_f1 < macro_fit.macro_f1, "{binary_fit:?}");
     }
-
 }

@@ -595,7 +595,6 @@ mod tests {
         assert!(!r.to_string().is_empty());
     }
 
-
     #[test]
     fn report_serialises_and_displays() {
         let r = Report::compute(&six());

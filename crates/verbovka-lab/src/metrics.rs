@@ -39,7 +39,7 @@ pub fn evaluate(probs: &[[f32; 3]], labels: &[Label], thresholds: &[f32; 3]) -> 
                 _ => {}
             }
         }
-        let label = Thresholds(*thresholds).label(Scores::from_array(*p));
+        let label = Thresholds((*thresholds).into()).label(Scores::from_array(*p));
         let (pred, gold) = (label != Label::Benign, l != Label::Benign);
         match (pred, gold) {
             (true, true) => btp += 1,

@@ -22,7 +22,6 @@ fn tok_err(e: tokenizers::Error) -> Error {
     Error::Tokenizer(e)
 }
 
-
 /// Trains a Unigram tokenizer of about `vocab_size` pieces on already-normalised `texts`.
 ///
 /// Pre-tokenisation: punctuation isolated, every digit its own piece (amounts and phone numbers

@@ -408,7 +408,7 @@ fn teacher_probabilities(teachers: &[PathBuf], texts: &[String]) -> Result<Vec<[
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     Ok(verbovka::Classifier::predict(&ensemble, &refs)?
         .iter()
-        .map(|o| o.logits.map(sigmoid))
+        .map(|o| o.logits.map(sigmoid).0)
         .collect())
 }
 
@@ -650,7 +650,8 @@ fn predict_fast(
     rows: &[Vec<u32>],
     workers: usize,
 ) -> Result<Vec<[f32; 3]>> {
-    let weights = safetensors::serialize(vars.iter().map(|(n, v)| (n.as_str(), v.as_tensor())), None)?;
+    let weights =
+        safetensors::serialize(vars.iter().map(|(n, v)| (n.as_str(), v.as_tensor())), None)?;
     let fast = Engine::from_safetensors(cfg, &weights)?;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| rows[i].len());
@@ -1169,9 +1170,7 @@ pub fn save_model(
         .map_err(|e| Error::Config(format!("cannot serialise config: {e}")))?;
     std::fs::write(&cfg_path, json + "\n").map_err(|e| Error::io(&cfg_path, e))?;
     let tok_path = dir.join(TOKENIZER_FILE);
-    let tok_json = tokenizer
-        .to_string(false)
-        .map_err(Error::Tokenizer)?;
+    let tok_json = tokenizer.to_string(false).map_err(Error::Tokenizer)?;
     std::fs::write(&tok_path, tok_json).map_err(|e| Error::io(&tok_path, e))?;
     let w_path = dir.join(WEIGHTS_FILE);
     let tensors: HashMap<String, Tensor> = vars

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{Device, Tensor};
+use verbovka::model::{Activation, ModelConfig, TransformerClassifier};
+use verbovka::{Classifier, Error};
 use verbovka_lab::card::sha256_hex;
 use verbovka_lab::nn::{pad_batch, Pass, Reference};
 use verbovka_lab::tokenizer::train_tokenizer;
 use verbovka_lab::train::{
     classification_loss, init_model, save_model, train, Progress, TrainOptions,
 };
-use verbovka::model::{Activation, ModelConfig, TransformerClassifier};
-use verbovka::{Classifier, Error};
 
 fn tiny_config(activation: Activation, bias: bool) -> ModelConfig {
     ModelConfig {
@@ -211,7 +211,7 @@ fn a_text_scores_the_same_alone_and_in_a_batch_in_input_order() {
     for (i, t) in TEXTS.iter().enumerate() {
         let alone = clf.predict(&[t]).unwrap()[0];
         for k in 0..3 {
-            let d = (alone.logits[k] - batch[i].logits[k]).abs();
+            let d = (alone.logits.0[k] - batch[i].logits.0[k]).abs();
             assert!(
                 d < 1e-5,
                 "text {i} category {k}: alone vs batch differ by {d}"
@@ -222,7 +222,7 @@ fn a_text_scores_the_same_alone_and_in_a_batch_in_input_order() {
     let serial = clf.clone().with_parallel(false).predict(TEXTS).unwrap();
     for (a, b) in serial.iter().zip(&batch) {
         for k in 0..3 {
-            assert!((a.logits[k] - b.logits[k]).abs() < 1e-5);
+            assert!((a.logits.0[k] - b.logits.0[k]).abs() < 1e-5);
         }
     }
     assert!(clf.predict(&[]).unwrap().is_empty());
@@ -295,9 +295,12 @@ fn ensemble_averages_members_and_fails_clearly() {
     for (i, t) in TEXTS.iter().enumerate() {
         let alone = ens.predict(&[t]).unwrap()[0];
         for k in 0..3 {
-            let mean = (m1[i].logits[k] + m2[i].logits[k]) / 2.0;
-            assert!((batch[i].logits[k] - mean).abs() < 1e-6, "text {i} cat {k}");
-            assert!((alone.logits[k] - batch[i].logits[k]).abs() < 1e-5);
+            let mean = (m1[i].logits.0[k] + m2[i].logits.0[k]) / 2.0;
+            assert!(
+                (batch[i].logits.0[k] - mean).abs() < 1e-6,
+                "text {i} cat {k}"
+            );
+            assert!((alone.logits.0[k] - batch[i].logits.0[k]).abs() < 1e-5);
         }
         assert!(m1[i].logits != m2[i].logits, "members must differ");
     }
@@ -324,7 +327,7 @@ fn long_texts_are_truncated_and_say_so() {
         cfg.max_len
     );
     assert!(!out[1].truncated);
-    assert!(out.iter().all(|o| o.logits.iter().all(|x| x.is_finite())));
+    assert!(out.iter().all(|o| o.logits.0.iter().all(|x| x.is_finite())));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -478,7 +481,10 @@ fn training_writes_a_loadable_model_directory() {
 
 /// The first `n` texts of the repo's dev split, normalised; `None` without the file.
 fn normalised_dev_texts(n: usize) -> Option<Vec<String>> {
-    let dev = verbovka_lab::data::load_jsonl(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/generated/dev.jsonl")).ok()?;
+    let dev = verbovka_lab::data::load_jsonl(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/generated/dev.jsonl"),
+    )
+    .ok()?;
     let texts = dev.iter().take(n);
     Some(
         texts
@@ -494,8 +500,8 @@ fn normalised_dev_texts(n: usize) -> Option<Vec<String>> {
 #[ignore]
 fn speed_report() {
     use std::time::Instant;
-    let dir =
-        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
+    let dir = std::env::var("VERBOVKA_MODEL_DIR")
+        .unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
     let rss = || {
         std::fs::read_to_string("/proc/self/status")
             .ok()
@@ -600,8 +606,8 @@ fn speed_report() {
 #[test]
 #[ignore]
 fn packed_engine_matches_candle_on_a_real_model() {
-    let dir =
-        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
+    let dir = std::env::var("VERBOVKA_MODEL_DIR")
+        .unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
     let candle = Reference::from_dir(Path::new(&dir)).unwrap();
     let texts = normalised_dev_texts(512).expect("data/generated/dev.jsonl");
@@ -629,8 +635,8 @@ fn packed_engine_matches_candle_on_a_real_model() {
 #[test]
 #[ignore]
 fn worst_dev_errors() {
-    let dir =
-        std::env::var("VERBOVKA_MODEL_DIR").unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
+    let dir = std::env::var("VERBOVKA_MODEL_DIR")
+        .unwrap_or_else(|_| "../verbovka/models/default/seed-7".into());
     let clf = TransformerClassifier::from_dir(&dir).unwrap();
     let dev = std::fs::read_to_string("data/generated/dev.jsonl").unwrap();
     let items: Vec<serde_json::Value> = dev
@@ -651,8 +657,8 @@ fn worst_dev_errors() {
             .iter()
             .position(|c| *c == label);
         let err = match gold {
-            None => p.iter().copied().fold(0.0, f32::max),
-            Some(g) => 1.0 - p[g],
+            None => p.0.iter().copied().fold(0.0, f32::max),
+            Some(g) => 1.0 - p.0[g],
         };
         errs.push((err, i));
         for t in items[i]["tags"].as_array().into_iter().flatten() {
@@ -732,7 +738,7 @@ fn embedded_model_loads_and_tells_obvious_posts_apart() {
         .predict(&refs)
         .unwrap()
         .iter()
-        .map(|o| o.logits.map(verbovka::scoring::sigmoid))
+        .map(|o| o.logits.map(verbovka::scoring::sigmoid).0)
         .collect();
     assert!(p[0][0] > 0.5, "sabotage post: {:?}", p[0]);
     assert!(p[1][1] > 0.5, "reconnaissance post: {:?}", p[1]);

@@ -42,7 +42,10 @@ fn shipped() -> TextEncoder {
         env!("CARGO_MANIFEST_DIR"),
         "/../verbovka/models/default/seed-7/tokenizer.json"
     );
-    TextEncoder::new(tokenizers::Tokenizer::from_file(path).expect("tokenizer"), 128)
+    TextEncoder::new(
+        tokenizers::Tokenizer::from_file(path).expect("tokenizer"),
+        128,
+    )
 }
 
 fn check(enc: &TextEncoder, text: &str) {

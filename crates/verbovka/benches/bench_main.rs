@@ -1,11 +1,11 @@
 //! Criterion benches, one module per pipeline stage, each with declared throughput:
 //! `normalise`, `rules`, `pipeline` (rules only), `tokenize`, `model` (forward at batch 1, 8, 32,
-//! 128, packed engine; candle reference at 32), `score_batch` (whole pipeline with the model,
+//! 128, packed engine), `score_batch` (whole pipeline with the model,
 //! 1 thread and the pool), `export` (Telegram export reading).
 //!
 //! Corpus: `benches/common/corpus.rs` — a fixed mixture of real posts from `../shared/corpora`
 //! (read by path) and the repo's test split, most 5–40 tokens with a tail past 256; the committed
-//! `models/data/generated` splits when the shared corpora are absent. Model: `$VERBOVKA_BENCH_MODEL`
+//! `crates/verbovka-lab/data/generated` splits when the shared corpora are absent. Model: `$VERBOVKA_BENCH_MODEL`
 //! or `models/default` (model stages are skipped when neither exists).
 //!
 //! Run: `cargo bench --bench bench_main` (one stage: `cargo bench --bench bench_main -- model`).
@@ -155,8 +155,7 @@ mod model {
     use super::*;
 
     /// Model forward on pre-tokenised posts (sorted by length, cut into batches of `B`), one
-    /// thread, at B = 1, 8, 32, 128 (throughput: posts). The candle encoder (padding + mask) at
-    /// 32 for reference.
+    /// thread, at B = 1, 8, 32, 128 (throughput: posts).
     pub fn bench(c: &mut Criterion) {
         let Some(model) = load_model() else { return };
         let posts = normalised(&corpus(1024));

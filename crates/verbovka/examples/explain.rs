@@ -8,7 +8,8 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-const HELP: &str = "Explains the verdict on one text: the normalised text, the scores, and every rule
+const HELP: &str =
+    "Explains the verdict on one text: the normalised text, the scores, and every rule
 that fired with its span and why.
 
 usage: explain TEXT...        (reads stdin without TEXT)";
@@ -26,7 +27,10 @@ fn main() -> ExitCode {
             }
             Ok(Some(Value(v))) => words.push(v.to_string_lossy().into_owned()),
             Ok(Some(other)) => {
-                eprintln!("explain: {}\n(explain --help for usage)", other.unexpected());
+                eprintln!(
+                    "explain: {}\n(explain --help for usage)",
+                    other.unexpected()
+                );
                 return ExitCode::from(2);
             }
             Err(e) => {

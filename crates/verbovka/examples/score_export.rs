@@ -22,11 +22,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use verbovka::scoring::Thresholds;
 use verbovka::telegram::{ChatKind, Format, Message, ReadStats, Reader, SkipReason};
-use verbovka::{Category, Detector, Label, Verdict};
+use verbovka::{Category, Detector, Label, PerCategory, Verdict};
 
 /// Messages scored together (the detector spreads a batch over the rayon pool).
 const BATCH: usize = 256;
-
 
 #[derive(Clone, Copy, PartialEq)]
 enum OutFormat {
@@ -253,7 +252,9 @@ fn main() -> ExitCode {
         }
     };
     let detector = match args.threshold {
-        Some(t) => Detector::builder().thresholds(Thresholds([t; 3])).build(),
+        Some(t) => Detector::builder()
+            .thresholds(Thresholds(PerCategory::splat(t)))
+            .build(),
         None => Detector::new(),
     };
     let detector = match detector {

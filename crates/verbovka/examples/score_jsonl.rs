@@ -31,7 +31,8 @@ fn main() -> ExitCode {
     }
 }
 
-const HELP: &str = "Scores JSON Lines: one object with a \"text\" field per line in, one verdict per
+const HELP: &str =
+    "Scores JSON Lines: one object with a \"text\" field per line in, one verdict per
 line out, in input order.
 
 usage: score_jsonl [FILE]     (reads stdin without FILE)
@@ -50,7 +51,11 @@ fn run() -> Result<usize, Box<dyn std::error::Error>> {
                 return Ok(0);
             }
             Value(v) if path.is_none() => path = Some(v.string()?),
-            other => return Err(format!("{}\n(score_jsonl --help for usage)", other.unexpected()).into()),
+            other => {
+                return Err(
+                    format!("{}\n(score_jsonl --help for usage)", other.unexpected()).into(),
+                )
+            }
         }
     }
     let (input, name): (Box<dyn BufRead>, String) = match path {

@@ -1,13 +1,13 @@
 //! The seam between the pipeline and any statistical model.
 
-use crate::Result;
+use crate::{PerCategory, Result};
 
 /// What a classifier says about one (normalised) text (default: zero logits, not truncated).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ModelOutput {
     /// Per-category logits in [`crate::Category::ALL`] order (independent sigmoids, not a softmax:
     /// a post can be both sabotage and lure).
-    pub logits: [f32; 3],
+    pub logits: PerCategory<f32>,
     /// Whether the text was longer than the model's window and only its beginning was read.
     pub truncated: bool,
 }

@@ -7,7 +7,6 @@ use crate::{lang, normalize, Classifier, Error, ModelOutput, Normalized, Result,
 use rayon::prelude::*;
 use std::sync::Arc;
 
-
 /// A built detector: immutable, `Send + Sync`, cheap to share (`Arc`) across threads.
 ///
 /// ```
@@ -280,7 +279,7 @@ impl Detector {
         let (scores, model_scores, truncated, model_error) = match model {
             Some(Ok(m)) => (
                 self.fusion.scores(m.logits, &p.rules.evidence),
-                Some(Scores::from_array(m.logits.map(scoring::sigmoid))),
+                Some(Scores::from_array(m.logits.map(scoring::sigmoid).0)),
                 m.truncated,
                 None,
             ),

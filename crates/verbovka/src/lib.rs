@@ -95,7 +95,7 @@ pub use classifier::{Classifier, ModelOutput};
 pub use detector::{Analysis, Detector, DetectorBuilder};
 pub use error::{BoxError, Error, Result};
 pub use normalize::{normalize, Normalized};
-pub use types::{Category, Label, Lang, Scores, Span};
+pub use types::{Category, Label, Lang, PerCategory, Scores, Span};
 pub use verdict::{Evidence, Verdict};
 
 /// The README's examples are compiled and run as doctests.

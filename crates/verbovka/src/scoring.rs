@@ -39,14 +39,14 @@
 //! threshold, else `benign`; `risk` is the highest score.
 
 use crate::rules::{Hit, Role, RuleSet};
-use crate::{Category, Error, Label, Result, Scores};
+use crate::{Category, Error, Label, PerCategory, Result, Scores};
 use serde::{Deserialize, Serialize};
 
 /// Rule evidence per category, in log-odds units, before the bias (`E(c)` in the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct RuleEvidence {
     /// `E(c)` in [`Category::ALL`] order.
-    pub evidence: [f32; 3],
+    pub evidence: PerCategory<f32>,
     /// Total counter-evidence (already subtracted in `evidence`).
     pub counter: f32,
 }
@@ -188,7 +188,10 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
             gate * core + support.min(core) - counter
         }
     });
-    RuleEvidence { evidence, counter }
+    RuleEvidence {
+        evidence: PerCategory(evidence),
+        counter,
+    }
 }
 
 /// Number of [`crate::rules::Role`] variants.
@@ -206,7 +209,7 @@ pub struct Fusion {
     /// `b`: weight of the rule evidence.
     pub rule_scale: f32,
     /// `o`: offset per category.
-    pub offset: [f32; 3],
+    pub offset: PerCategory<f32>,
 }
 
 impl Fusion {
@@ -216,7 +219,7 @@ impl Fusion {
             && self.model_scale > 0.0
             && self.rule_scale.is_finite()
             && self.rule_scale > 0.0
-            && self.offset.iter().all(|o| o.is_finite());
+            && self.offset.0.iter().all(|o| o.is_finite());
         if ok {
             Ok(())
         } else {
@@ -232,18 +235,18 @@ impl Default for Fusion {
         Fusion {
             model_scale: 1.0,
             rule_scale: 0.5,
-            offset: [0.0; 3],
+            offset: PerCategory::splat(0.0),
         }
     }
 }
 
 /// Per-category decision thresholds on the fused scores.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds(pub [f32; 3]);
+pub struct Thresholds(pub PerCategory<f32>);
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds([0.5; 3])
+        Thresholds(PerCategory::splat(0.5))
     }
 }
 
@@ -252,6 +255,7 @@ impl Thresholds {
     pub fn validate(&self) -> Result<()> {
         if self
             .0
+             .0
             .iter()
             .all(|t| t.is_finite() && *t > 0.0 && *t <= 1.0)
         {
@@ -270,7 +274,7 @@ impl Thresholds {
         let mut best: Option<(Category, f32)> = None;
         for c in Category::ALL {
             let s = a[c.index()];
-            if s >= self.0[c.index()] && best.is_none_or(|(_, b)| s > b) {
+            if s >= self.0[c] && best.is_none_or(|(_, b)| s > b) {
                 best = Some((c, s));
             }
         }
@@ -285,19 +289,19 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Rules-only scores: `σ(bias + E(c))`.
 pub(crate) fn rule_scores(bias: f32, ev: &RuleEvidence) -> Scores {
-    Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)))
+    Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)).0)
 }
 
 impl Fusion {
     /// Fused scores: `σ(a·m(c) + b·E(c) + o(c))` (see the module docs).
-    pub fn scores(&self, model_logits: [f32; 3], ev: &RuleEvidence) -> Scores {
-        let mut out = [0f32; 3];
-        for i in 0..3 {
-            out[i] = sigmoid(
-                self.model_scale * model_logits[i] + self.rule_scale * ev.evidence[i] + self.offset[i],
-            );
-        }
-        Scores::from_array(out)
+    pub fn scores(&self, model_logits: PerCategory<f32>, ev: &RuleEvidence) -> Scores {
+        Scores::from_array(Category::ALL.map(|c| {
+            sigmoid(
+                self.model_scale * model_logits[c]
+                    + self.rule_scale * ev.evidence[c]
+                    + self.offset[c],
+            )
+        }))
     }
 }
 
@@ -320,7 +324,6 @@ impl Calibration {
         self.thresholds.validate()
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -380,13 +383,13 @@ keywords = ["задержан"]
     fn support_is_gated_by_core() {
         let r = set();
         let only_pay = rule_evidence(&r, &hits(&[2]));
-        assert_eq!(only_pay.evidence, [0.0, 0.0, 1.0]);
+        assert_eq!(only_pay.evidence.0, [0.0, 0.0, 1.0]);
         let ad = rule_evidence(&r, &hits(&[0, 1, 2]));
-        assert_eq!(ad.evidence, [4.5, 0.0, 1.0]);
+        assert_eq!(ad.evidence.0, [4.5, 0.0, 1.0]);
         let news = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
-        assert_eq!(news.evidence, [2.5, -2.0, -1.0]);
+        assert_eq!(news.evidence.0, [2.5, -2.0, -1.0]);
         // Without any support (no payment, contact, ...), an action alone counts half.
-        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence[0], 1.0);
+        assert_eq!(rule_evidence(&r, &hits(&[0])).evidence.0[0], 1.0);
     }
 
     #[test]
@@ -421,12 +424,12 @@ keywords = ["задержан"]
         assert_eq!(factors("поджечь авто, оплата, «задержан»")[..3], [1.0; 3]);
         let framed = analyse(&r, "задержан за «поджечь авто, оплата сразу»");
         let plain = analyse(&r, "задержан за поджечь авто, оплата сразу");
-        assert!(framed.evidence.evidence[0] < plain.evidence.evidence[0]);
+        assert!(framed.evidence.evidence.0[0] < plain.evidence.evidence.0[0]);
     }
 
     #[test]
     fn thresholds_pick_top_category() {
-        let t = Thresholds([0.5, 0.5, 0.6]);
+        let t = Thresholds(PerCategory([0.5, 0.5, 0.6]));
         assert_eq!(t.label(Scores::from_array([0.2, 0.7, 0.9])), Label::Lure);
         assert_eq!(t.label(Scores::from_array([0.2, 0.4, 0.55])), Label::Benign);
         assert_eq!(
@@ -453,9 +456,10 @@ keywords = ["задержан"]
         more.push(Hit { factor: qx, ..hit(extra) });
         let (e0, e1) = (rule_evidence(rules, &base), rule_evidence(rules, &more));
         let f = Fusion::default();
-        for c in 0..3 {
+        for c in Category::ALL {
             prop_assert!(e1.evidence[c] >= e0.evidence[c] - 1e-6);
-            let (s0, s1) = (f.scores([m; 3], &e0).to_array()[c], f.scores([m; 3], &e1).to_array()[c]);
+            let m = PerCategory::splat(m);
+            let (s0, s1) = (f.scores(m, &e0).get(c), f.scores(m, &e1).get(c));
             prop_assert!(s1 >= s0 - 1e-6);
         }
     }

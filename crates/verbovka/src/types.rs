@@ -1,4 +1,5 @@
-//! Closed sets shared by every stage: categories, labels, languages, spans.
+//! Closed sets and small values shared by every stage: categories, per-category values,
+//! labels, languages, spans.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -31,6 +32,48 @@ impl Category {
             Category::Reconnaissance => "reconnaissance",
             Category::Lure => "lure",
         }
+    }
+}
+
+/// One value per category, in [`Category::ALL`] order: model logits, rule evidence, fusion
+/// offsets, thresholds. Indexed by [`Category`]; serialises as a 3-element array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PerCategory<T>(pub [T; 3]);
+
+impl<T: Copy> PerCategory<T> {
+    /// The same value for every category.
+    pub fn splat(v: T) -> Self {
+        PerCategory([v; 3])
+    }
+
+    /// Applies `f` to each value.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PerCategory<U> {
+        PerCategory(self.0.map(f))
+    }
+
+    /// `(category, value)` pairs in [`Category::ALL`] order.
+    pub fn pairs(&self) -> impl Iterator<Item = (Category, T)> + '_ {
+        Category::ALL.into_iter().zip(self.0.iter().copied())
+    }
+}
+
+impl<T> From<[T; 3]> for PerCategory<T> {
+    fn from(a: [T; 3]) -> Self {
+        PerCategory(a)
+    }
+}
+
+impl<T> std::ops::Index<Category> for PerCategory<T> {
+    type Output = T;
+    fn index(&self, c: Category) -> &T {
+        &self.0[c.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<Category> for PerCategory<T> {
+    fn index_mut(&mut self, c: Category) -> &mut T {
+        &mut self.0[c.index()]
     }
 }
 
@@ -147,7 +190,7 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// Builds scores from an array in [`Category::ALL`] order.
+    /// Builds scores from values in [`Category::ALL`] order.
     pub fn from_array(a: [f32; 3]) -> Self {
         Scores {
             sabotage: a[0],
@@ -159,6 +202,11 @@ impl Scores {
     /// The scores as an array in [`Category::ALL`] order.
     pub fn to_array(self) -> [f32; 3] {
         [self.sabotage, self.reconnaissance, self.lure]
+    }
+
+    /// The scores per category.
+    pub fn per_category(self) -> PerCategory<f32> {
+        PerCategory(self.to_array())
     }
 
     /// The score of one category.

@@ -16,9 +16,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use verbovka::{Detector, Error};
 use verbovka_lab::data::{load_background_file, load_jsonl, Example};
 use verbovka_lab::eval::{EvalRecord, Report};
-use verbovka::{Detector, Error};
 
 enum Which {
     Default,

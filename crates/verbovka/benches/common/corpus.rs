@@ -13,23 +13,25 @@
 //! | `uk_chat_utterances.txt` | 5 % | Ukrainian small talk (very short) |
 //! | `ru_taiga_social.txt` | 5 % | social media |
 //! | `ru_telegram_channels.jsonl` | 10 % | Telegram channel posts (the long tail) |
-//! | `models/data/generated/test.jsonl` | 10 % | the repo's labelled test split (recruitment posts and hard negatives) |
+//! | `crates/verbovka-lab/data/generated/test.jsonl` | 10 % | the repo's labelled test split (recruitment posts and hard negatives) |
 //!
 //! Lines are taken evenly spaced through each file (deterministic) and interleaved. Without the
-//! shared corpora (CI, a fresh clone), the committed `models/data/generated/{test,dev}.jsonl`
+//! shared corpora (CI, a fresh clone), the committed `crates/verbovka-lab/data/generated/{test,dev}.jsonl`
 //! texts are used instead (longer: median ~50 tokens).
 
 use std::path::{Path, PathBuf};
 
 /// Where the posts came from.
 #[allow(dead_code)]
-pub const ORIGIN_MIX: &str = "mixture of ../shared/corpora (ru_dialogue 30%, uk_ua_gec_source 25%, ru_vk_comments 15%, uk_chat 5%, ru_taiga 5%, ru_telegram_channels 10%) + models/data/generated/test.jsonl 10%";
+pub const ORIGIN_MIX: &str = "mixture of ../shared/corpora (ru_dialogue 30%, uk_ua_gec_source 25%, ru_vk_comments 15%, uk_chat 5%, ru_taiga 5%, ru_telegram_channels 10%) + crates/verbovka-lab/data/generated/test.jsonl 10%";
 /// See [`ORIGIN_MIX`].
 #[allow(dead_code)]
-pub const ORIGIN_FALLBACK: &str = "models/data/generated/{test,dev}.jsonl (shared corpora absent)";
+pub const ORIGIN_FALLBACK: &str =
+    "crates/verbovka-lab/data/generated/{test,dev}.jsonl (shared corpora absent)";
 
+/// The workspace root (this file is in `crates/verbovka/benches/common`).
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Non-empty lines (or the `text` field of JSON lines) of `path`, at most `max_bytes` each.
@@ -67,7 +69,7 @@ fn spaced(lines: &[String], k: usize) -> Vec<String> {
 pub fn posts(n: usize) -> (Vec<String>, &'static str) {
     let root = repo_root();
     let shared = root.join("../shared/corpora");
-    let test = root.join("models/data/generated/test.jsonl");
+    let test = root.join("crates/verbovka-lab/data/generated/test.jsonl");
     let mix: [(&str, bool, usize); 7] = [
         ("ru_dialogue_utterances.txt", false, 30),
         ("uk_ua_gec_source.txt", false, 25),
@@ -96,7 +98,11 @@ pub fn posts(n: usize) -> (Vec<String>, &'static str) {
         let mut all = Vec::new();
         for f in ["test.jsonl", "dev.jsonl"] {
             all.extend(
-                read_texts(&root.join("models/data/generated").join(f), true).unwrap_or_default(),
+                read_texts(
+                    &root.join("crates/verbovka-lab/data/generated").join(f),
+                    true,
+                )
+                .unwrap_or_default(),
             );
         }
         return (spaced(&all, n), ORIGIN_FALLBACK);

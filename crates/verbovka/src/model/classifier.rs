@@ -10,7 +10,7 @@ use super::config::ModelConfig;
 use super::fast::{Engine, Scratch};
 use super::tokenizer::{TextEncoder, TokScratch};
 use crate::scoring::Calibration;
-use crate::{Classifier, Error, ModelOutput, Result};
+use crate::{Classifier, Error, ModelOutput, PerCategory, Result};
 
 /// File names inside a model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -18,7 +18,7 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// See [`CONFIG_FILE`].
 pub const WEIGHTS_FILE: &str = "model.safetensors";
-/// Optional: fusion constants and thresholds fitted on dev (`examples/calibrate.rs`).
+/// Optional: fusion constants and thresholds fitted on dev (the lab's `calibrate`).
 pub const CALIBRATION_FILE: &str = "calibration.json";
 
 /// The crate's one batching policy. Texts per engine call and per parallel task of
@@ -106,7 +106,7 @@ impl std::fmt::Debug for WorkspacePool {
 /// each is tokenised right before it is scored, on the same thread (ids stay in cache).
 ///
 /// Inference runs on a packed single-threaded engine (AVX-512 kernels when the CPU has them,
-/// else `gemm`; the same function as the candle [`Encoder`], tested against it): each batch uses
+/// else `gemm`; the same function as the lab's candle encoder, tested against it there): each batch uses
 /// exactly one thread, whatever `RAYON_NUM_THREADS`/`CANDLE_NUM_THREADS` say, and the batches of
 /// one `predict` call run in parallel on the caller's rayon pool (turn that off with
 /// [`Self::with_parallel`] when calling from your own workers). Work buffers (~20 MB per batch
@@ -269,7 +269,7 @@ impl TransformerClassifier {
     }
 
     /// Per-category probabilities (sigmoid of the logits) in [`crate::Category::ALL`] order.
-    pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<[f32; 3]>> {
+    pub fn probabilities(&self, texts: &[&str]) -> Result<Vec<PerCategory<f32>>> {
         Ok(self
             .predict(texts)?
             .iter()
@@ -370,7 +370,7 @@ impl TransformerClassifier {
             let rows: Vec<&[u32]> = ranges.iter().map(|&(a, b)| &ids[a..b]).collect();
             let logits = self.fast.forward_with(&rows, self.config.pad_id, engine)?;
             for (o, l) in out.iter_mut().skip(done).zip(logits) {
-                o.logits = l;
+                o.logits = PerCategory(l);
             }
             done = end;
         }
@@ -465,7 +465,10 @@ mod tests {
             for (x, y) in out.iter().zip(&first) {
                 assert_eq!(x.truncated, y.truncated);
                 for k in 0..3 {
-                    assert!((x.logits[k] - y.logits[k]).abs() < 1e-5, "{x:?} vs {y:?}");
+                    assert!(
+                        (x.logits.0[k] - y.logits.0[k]).abs() < 1e-5,
+                        "{x:?} vs {y:?}"
+                    );
                 }
             }
         }
@@ -482,7 +485,10 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.truncated, y.truncated);
             for k in 0..3 {
-                assert!((x.logits[k] - y.logits[k]).abs() < 1e-4, "{x:?} vs {y:?}");
+                assert!(
+                    (x.logits.0[k] - y.logits.0[k]).abs() < 1e-4,
+                    "{x:?} vs {y:?}"
+                );
             }
         }
     }
@@ -510,7 +516,7 @@ mod probe {
         let path = std::env::var("VERBOVKA_PROBE_POSTS").unwrap_or_else(|_| {
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/models/data/generated/test.jsonl"
+                "/../verbovka-lab/data/generated/test.jsonl"
             )
             .into()
         });

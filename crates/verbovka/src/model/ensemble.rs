@@ -124,7 +124,7 @@ impl Classifier for Ensemble {
         let mut out = vec![ModelOutput::default(); texts.len()];
         for m in &self.members {
             for (o, p) in out.iter_mut().zip(m.predict(texts)?) {
-                for (s, l) in o.logits.iter_mut().zip(p.logits) {
+                for (s, l) in o.logits.0.iter_mut().zip(p.logits.0) {
                     *s += l;
                 }
                 o.truncated |= p.truncated;

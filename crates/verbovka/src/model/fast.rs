@@ -977,6 +977,9 @@ mod v4 {
     impl SkipZeros {
         /// Lists and gathers the columns `j < k` at which any of the `rows <= 16` rows of `a`
         /// is non-zero (NaN counts as non-zero).
+        ///
+        /// # Safety
+        /// `a` points at `rows <= 16` rows of at least `k` readable floats, `lda` apart.
         #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
         unsafe fn gather(
             &mut self,
@@ -1077,6 +1080,12 @@ mod v4 {
     }
 
     /// One tile: dense, or over the listed columns only.
+    ///
+    /// # Safety
+    /// `t.a` points at `R` rows of `t.k` readable floats (`t.lda` apart), `t.b` at `t.k` rows
+    /// of the lanes `t.masks` enable (`t.ldb` apart), `t.c` at `R` writable rows of those lanes
+    /// (`t.ldc` apart), `t.bias` (unless null) at those lanes; `nonzero` as `gather` made it
+    /// for these rows.
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
     #[inline]
     unsafe fn tile<const R: usize>(t: &Tile, nonzero: Option<(&[u32], &[f32])>) {
@@ -1089,6 +1098,10 @@ mod v4 {
         }
     }
 
+    /// The sums of a tile over every `k`.
+    ///
+    /// # Safety
+    /// As [`tile`].
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
     #[inline]
     unsafe fn tile_dense<const R: usize>(t: &Tile) {
@@ -1116,6 +1129,10 @@ mod v4 {
         store!(t, acc);
     }
 
+    /// The sums of a tile over the listed columns `idx` of `a`, gathered in `cols`.
+    ///
+    /// # Safety
+    /// As [`tile`]; every index in `idx` is below `t.k`, and `cols` holds 16 floats per index.
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
     #[inline]
     unsafe fn tile_sparse<const R: usize>(t: &Tile, idx: &[u32], cols: &[f32]) {
@@ -1222,6 +1239,10 @@ mod v4 {
     }
 
     /// [`layer_norm`] with rows of at most `16 · C` floats.
+    ///
+    /// # Safety
+    /// `0 < d <= 16 · C`, `w` and `b` hold at least `d` floats, `x.len()` is a multiple of `d`
+    /// and `y` at least as long.
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,fma")]
     unsafe fn ln_rows<const C: usize>(
         x: &[f32],
@@ -1628,9 +1649,7 @@ pub(crate) mod tests {
         let a = Engine::from_safetensors(&cfg, &f16_bytes).expect("f16");
         let b = Engine::from_safetensors(&cfg, &f32_bytes).expect("f32");
         let round = |v: &[f32]| -> Vec<f32> {
-            v.iter()
-                .map(|&x| half::f16::from_f32(x).to_f32())
-                .collect()
+            v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
         };
         assert_eq!(a.word, round(&b.word));
         assert_eq!(a.layers[1].up.weight, round(&b.layers[1].up.weight));

@@ -30,6 +30,6 @@ pub use classifier::{
     TransformerClassifier, CALIBRATION_FILE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 pub use config::{Activation, ModelConfig};
-pub use fast::Engine;
 pub use ensemble::{load_dir, Ensemble, EnsembleSpec, ENSEMBLE_FILE};
+pub use fast::Engine;
 pub use tokenizer::TextEncoder;
