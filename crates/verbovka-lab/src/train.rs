@@ -61,7 +61,7 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
 }
 
 /// The normalisation applied to every text before tokenisation (training and inference alike):
-/// [`crate::normalize()`].
+/// [`verbovka::normalize()`].
 pub fn normalise(text: &str) -> String {
     verbovka::normalize(text).into_string()
 }

@@ -46,14 +46,19 @@
 //! [`Detector::score_batch`] scores many texts on the caller's rayon pool (run it inside
 //! `ThreadPool::install` to choose the pool); the model packs each batch's texts without
 //! padding (see [`model::TransformerClassifier`]), and every text gets the verdict it would get
-//! alone. The detector is `Send + Sync`
-//! and cheap to clone. The library never prints, reads environment variables, touches the
-//! network or keeps global state.
+//! alone (bit for bit where the engine runs its AVX-512 kernels; within 1e-5 on a logit on the
+//! portable path, whose `gemm` may sum in another order for another number of rows). The
+//! detector is `Send + Sync` and cheap to clone. The library never prints, reads environment
+//! variables, touches the network or keeps global state.
+//!
+//! For calibration and analysis, [`Detector::analyse_batch`] returns what the pipeline knows
+//! of each text before fusion: the normalised text, the rule hits and evidence, and the model's
+//! raw logits.
 //!
 //! # Inputs
 //!
-//! [`telegram`] reads Telegram Desktop exports (JSON, single chat or whole account, and HTML)
-//! as a stream of [`telegram::Message`]s, in constant memory, counting what it skips and why.
+//! [`telegram`] reads Telegram Desktop exports (JSON, single chat or whole account, and HTML
+//! with the `telegram-html` feature) as a stream of [`telegram::Message`]s, in constant memory, counting what it skips and why.
 //! The examples `score_export` and `score_jsonl` batch-score exports and JSON Lines.
 //!
 //! # Untrusted input
@@ -66,14 +71,21 @@
 //!
 //! # Features
 //!
-//! * `embedded-model` (default): embeds `models/default` (three members, ~17 MB) so
-//!   [`Detector::new`] needs no paths. Without it, [`Detector::new`] is rules only, and a model
-//!   or ensemble can be loaded from a directory ([`model::load_dir`]).
+//! * `embedded-model` (default): embeds `models/default` (three members stored as f16, ~8.6 MB,
+//!   widened to f32 at load) so [`Detector::new`] needs no paths. Without it,
+//!   [`Detector::new`] is rules only, and a model or ensemble can be loaded from a directory
+//!   ([`model::load_dir`]).
+//! * `telegram-html` (off): reads Telegram Desktop's HTML exports; pulls in an HTML parser
+//!   (`scraper`). The JSON reader is always built.
+//!
+//! Training, the dataset, calibration fitting and evaluation live in the workspace's
+//! `verbovka-lab` crate, which is not published.
 //!
 //! # What it does not do
 //!
 //! It scores text only (no images, no account metadata), Russian and Ukrainian only; it flags
-//! posts for a human to review, it does not prove intent. See README.md for measured quality.
+//! posts for a human to review, it does not prove intent. The model card
+//! (`models/default/README.md`) has the measured quality.
 #![deny(missing_docs)]
 // `unsafe` lives in one place, the engine's SIMD kernels (`model/fast.rs`).
 #![deny(unsafe_code)]
@@ -97,6 +109,12 @@ pub use error::{BoxError, Error, Result};
 pub use normalize::{normalize, Normalized};
 pub use types::{Category, Label, Lang, PerCategory, Scores, Span};
 pub use verdict::{Evidence, Verdict};
+
+// The nouns most programs need, flat; the modules hold the rest and the manual.
+pub use model::{Ensemble, TransformerClassifier};
+pub use rules::{RuleSet, RuleSpec};
+pub use scoring::{Calibration, Fusion, Thresholds};
+pub use telegram::{Message, Reader};
 
 /// The README's examples are compiled and run as doctests.
 #[doc = include_str!("../README.md")]

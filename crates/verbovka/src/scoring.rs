@@ -440,11 +440,17 @@ keywords = ["задержан"]
 
     use proptest::prelude::*;
 
+    /// The default rules, compiled once for all cases.
+    fn embedded_rules() -> &'static RuleSet {
+        static RULES: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| RuleSet::embedded().expect("embedded rules"))
+    }
+
     proptest! {
     /// Adding a positive rule's hit (at any quote factor) never lowers any category's evidence or fused score.
     #[test]
     fn scores_are_monotone_in_positive_rules(mask in any::<u64>(), extra in 0usize..64, m in -6f32..6.0, q in 0f32..=1.0, qx in 0f32..=1.0) {
-        let rules = &RuleSet::embedded().expect("embedded rules");
+        let rules = embedded_rules();
         let n = rules.rules().len();
         let hit = |i: usize| Hit { rule: i, span: Span { start: 0, end: 1 }, factor: 1.0 };
         // Hits may carry a quote factor in [0, 1] (see `apply_quote_factors`).

@@ -271,8 +271,9 @@ impl Engine {
     }
 
     /// Logits for each row of token ids (each at most `max_len` ids; an empty row stands for
-    /// one `pad_id` token, as the lab's `pad_batch` pads it), with fresh work buffers (callers
-    /// scoring many batches keep a [`Scratch`] and call [`Self::forward_with`]).
+    /// one `pad_id` token, as the lab's `pad_batch` pads it), all rows in one pass, with fresh
+    /// work buffers ([`super::TransformerClassifier::predict_ids`] reuses them and keeps each
+    /// pass within its token budget).
     pub fn forward(&self, rows: &[&[u32]], pad_id: u32) -> Result<Vec<[f32; 3]>> {
         self.forward_with(rows, pad_id, &mut Scratch::default())
     }

@@ -28,7 +28,7 @@
 mod engine;
 mod spec;
 
-pub use engine::{Hit, RuleSet};
+pub use engine::{Hit, Rule, RuleSet};
 pub use spec::{Role, RuleDef, RuleSpec, Scope, ScoringSpec};
 
 /// The embedded default rule file.
