@@ -72,7 +72,7 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
             t[0], t[1], t[2]
         );
     }
-    s += "\n## Training data\n\nLabelled posts from the repository's dataset (`models/data`, see \
+    s += "\n## Training data\n\nLabelled posts from the repository's dataset (`crates/verbovka-lab/data`, see \
           its datasheet), split by seed family so dev/test measure generalisation to unseen \
           seeds. The test split was never used for training, early stopping or thresholds.\n\n\
           | split | benign | sabotage | reconnaissance | lure | total |\n|---|---|---|---|---|---|\n";

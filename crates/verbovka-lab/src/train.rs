@@ -188,9 +188,9 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            data_dir: PathBuf::from("models/data/generated"),
+            data_dir: PathBuf::from("crates/verbovka-lab/data/generated"),
             corpora_dir: None,
-            out_dir: PathBuf::from("models/trained"),
+            out_dir: PathBuf::from("crates/verbovka-lab/trained"),
             model: ModelConfig::default(),
             epochs: 2,
             evals_per_epoch: 4,

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! # the bench corpus, normalised, tokenised and scored, as JSON lines (for the correctness check)
-//! cargo run --release --example dump_logits -- dump MODEL_DIR N OUT.jsonl
+//! cargo run --release -p verbovka-lab --bin dump_logits -- dump MODEL_DIR N OUT.jsonl
 //! # a timing server: reads `MODE THREADS` lines on stdin, answers one JSON line per pass
-//! cargo run --release --example dump_logits -- serve MODEL_DIR POSTS.jsonl
+//! cargo run --release -p verbovka-lab --bin dump_logits -- serve MODEL_DIR POSTS.jsonl
 //! ```
 //!
 //! Modes of `serve` (each pass scores every post of POSTS.jsonl once, on a rayon pool of

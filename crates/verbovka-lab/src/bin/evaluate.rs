@@ -1,8 +1,8 @@
 //! Scores a labelled JSONL file with the detector and prints the evaluation report.
 //!
 //! ```text
-//! cargo run --release --example evaluate -- models/data/generated/test.jsonl \
-//!     --background models/data/generated/test_background.jsonl [--json] \
+//! cargo run --release -p verbovka-lab --bin evaluate -- crates/verbovka-lab/data/generated/test.jsonl \
+//!     --background crates/verbovka-lab/data/generated/test_background.jsonl [--json] \
 //!     [--rules-only | --model DIR] [--errors OUT.jsonl]
 //! ```
 //!

@@ -2,8 +2,8 @@
 //! Desktop formats it), and times the export reader over any export.
 //!
 //! ```text
-//! cargo run --release --example gen_export -- write /tmp/big_export.json [--mb 1024]
-//! cargo run --release --example gen_export -- read /tmp/big_export.json
+//! cargo run --release -p verbovka-lab --bin gen_export -- write /tmp/big_export.json [--mb 1024]
+//! cargo run --release -p verbovka-lab --bin gen_export -- read /tmp/big_export.json
 //! ```
 //! The generated file is for measurement only: write it outside the repository and delete it
 //! afterwards. Messages mix every shape the reader handles (plain and entity-array text,

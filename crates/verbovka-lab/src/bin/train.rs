@@ -1,14 +1,14 @@
 //! Trains models: tokenizer, optional masked-LM pretraining, classifier.
 //!
 //! ```sh
-//! # the shipped ensemble (then run `calibrate` on models/default)
-//! cargo run --release --example train -- --data models/data/generated \
-//!     --corpora ../shared/corpora --epochs 2 --members 7,1234,42 --out models/default
+//! # the shipped ensemble (then run `calibrate` and `compact` on crates/verbovka/models/default)
+//! cargo run --release -p verbovka-lab --bin train -- --data crates/verbovka-lab/data/generated \
+//!     --corpora ../shared/corpora --epochs 2 --members 7,1234,42 --out crates/verbovka/models/default
 //! # one model
-//! cargo run --release --example train -- --data models/data/generated \
-//!     --corpora ../shared/corpora --epochs 2 --seed 7 --out models/trained
+//! cargo run --release -p verbovka-lab --bin train -- --data crates/verbovka-lab/data/generated \
+//!     --corpora ../shared/corpora --epochs 2 --seed 7 --out crates/verbovka-lab/trained
 //! ```
-//! Defaults are the shipped members' settings (`--out` defaults to `models/trained`). Other options: `--pretrain-steps N`, `--vocab N`,
+//! Defaults are the shipped members' settings (`--out` defaults to `crates/verbovka-lab/trained`). Other options: `--pretrain-steps N`, `--vocab N`,
 //! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
 //! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
 //! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--ema DECAY`,
@@ -60,7 +60,7 @@ fn main() {
     let mut o = TrainOptions::default();
     let argv: Vec<String> = std::env::args().collect();
     o.command = format!(
-        "cargo run --release --example train -- {}",
+        "cargo run --release -p verbovka-lab --bin train -- {}",
         argv[1..].join(" ")
     );
     let mut members: Vec<u64> = Vec::new();

@@ -1,14 +1,14 @@
 """Several verbovka builds timed alternately in one run (the step tables of BENCHMARKS.md).
 
-    python3 benches/peers/ab.py MODES THREADS REPS BIN1 BIN2 ...
-    e.g. python3 benches/peers/ab.py pipeline,model,forward 2 5 /tmp/before/dump_logits ./target/release/examples/dump_logits
+    python3 crates/verbovka/benches/peers/ab.py MODES THREADS REPS BIN1 BIN2 ...
+    e.g. python3 crates/verbovka/benches/peers/ab.py pipeline,model,forward 2 5 /tmp/before/dump_logits ./target/release/dump_logits
 
-Each BIN is a `dump_logits` binary (`examples/dump_logits.rs`), started once as a timing server
+Each BIN is a `dump_logits` binary (`crates/verbovka-lab/src/bin/dump_logits.rs`), started once as a timing server
 (`serve MODEL POSTS`); then, for each mode, every server scores all posts in turn, the order
 reversed every repetition. Prints medians of wall-clock posts/s (with min..max) and of posts per
 CPU-second, and ratios to BIN1, with the 1-minute load average of each repetition.
 Env: POSTS (default /tmp/verbovka-peers-work/posts.jsonl, as written by `dump_logits dump`),
-MODEL (default models/default/seed-7, one member of the shipped ensemble).
+MODEL (default crates/verbovka/models/default/seed-7, one member of the shipped ensemble).
 """
 
 import json
@@ -21,7 +21,7 @@ import sys
 def main():
     modes, threads, reps, bins = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3]), sys.argv[4:]
     posts = os.environ.get("POSTS", "/tmp/verbovka-peers-work/posts.jsonl")
-    model = os.environ.get("MODEL", "models/default/seed-7")
+    model = os.environ.get("MODEL", "crates/verbovka/models/default/seed-7")
     n = sum(1 for _ in open(posts))
     servers = []
     for b in bins:

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # verbovka vs ONNX Runtime vs PyTorch on the shipped model. Usage, from the repository root:
-#   bash benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS] [harness options...]
-#   (defaults: models/default/seed-7 (one ensemble member) 4000 5; e.g. `--server-alt /path/to/other/dump_logits` times a
+#   bash crates/verbovka/benches/peers/run.sh [MODEL_DIR] [N_POSTS] [REPS] [harness options...]
+#   (defaults: crates/verbovka/models/default/seed-7 (one ensemble member) 4000 5; e.g. `--server-alt /path/to/other/dump_logits` times a
 #   second verbovka build, from a modified src/, alongside in the same run)
 # Env: VERBOVKA_PEERS_VENV (default /tmp/verbovka-peers), VERBOVKA_PEERS_NO_TORCH=1 to skip torch.
 # Writes only under $VERBOVKA_PEERS_WORK (default /tmp/verbovka-peers-work): the corpus posts
 # (from ../shared/corpora) never enter the repository.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+root="$(cd "$(dirname "$0")/../../../.." && pwd)"
 cd "$root"
-model="${1:-models/default/seed-7}"
+model="${1:-crates/verbovka/models/default/seed-7}"
 n="${2:-4000}"
 reps="${3:-5}"
 venv="${VERBOVKA_PEERS_VENV:-/tmp/verbovka-peers}"
@@ -18,7 +18,7 @@ mkdir -p "$work"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install -q -r benches/peers/requirements.txt
+"$venv/bin/pip" install -q -r crates/verbovka/benches/peers/requirements.txt
 torch_flag=""
 if [ "${VERBOVKA_PEERS_NO_TORCH:-0}" = 1 ]; then
   torch_flag="--no-torch"
@@ -27,10 +27,10 @@ elif ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   "$venv/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu \
     || "$venv/bin/pip" install -q torch
 fi
-cargo build --release --example dump_logits
-cc -O2 -mavx512f -mfma -pthread benches/peers/fma_peak.c -o "$work/fma_peak"
-./target/release/examples/dump_logits dump "$model" "$n" "$work/posts.jsonl"
+cargo build --release -p verbovka-lab --bin dump_logits
+cc -O2 -mavx512f -mfma -pthread crates/verbovka/benches/peers/fma_peak.c -o "$work/fma_peak"
+./target/release/dump_logits dump "$model" "$n" "$work/posts.jsonl"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%FT%TZ)"
-"$venv/bin/python" benches/peers/harness.py --model "$model" --posts "$work/posts.jsonl" \
-  --server ./target/release/examples/dump_logits --fma "$work/fma_peak" --reps "$reps" \
+"$venv/bin/python" crates/verbovka/benches/peers/harness.py --model "$model" --posts "$work/posts.jsonl" \
+  --server ./target/release/dump_logits --fma "$work/fma_peak" --reps "$reps" \
   --json-out "$work/results.json" $torch_flag "${@:4}"
