@@ -12,7 +12,7 @@
 //! label and flags a text when its highest category score is ≥ the threshold.
 //!
 //! ```
-//! use verbovka::eval::{EvalRecord, Report};
+//! use verbovka_lab::eval::{EvalRecord, Report};
 //! use verbovka::{Label, Scores};
 //! let records = vec![
 //!     EvalRecord::new(Label::Sabotage, Label::Sabotage, Scores::from_array([0.9, 0.1, 0.2]), &["obfuscated"]),

@@ -268,7 +268,7 @@ pub enum Progress {
         loss: f32,
     },
     /// A dev evaluation finished.
-    Eval(EvalReport),
+    Eval(Box<EvalReport>),
 }
 
 /// The outcome of [`train`], also rendered into the model card.
@@ -1018,7 +1018,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
                 seconds: t_eval.elapsed().as_secs_f32(),
             };
             since_eval = (0.0, 0);
-            progress(Progress::Eval(report.clone()));
+            progress(Progress::Eval(Box::new(report.clone())));
             evals.push(report);
             if let Some(snapshot) = snapshot {
                 best = Some((dev_loss, global_step, snapshot));
