@@ -1,13 +1,13 @@
 //! Dataset tests: loading errors, stable family-wise splits, the generator, background
-//! sampling, and the shape of the committed splits in `models/data/generated`.
+//! sampling, and the shape of the committed splits in `data/generated`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use verbovka::{normalize, Label, Lang};
 use verbovka_lab::data::{
     build_dataset, load_jsonl, load_seeds, obfuscate_word, sample_background, BuildConfig, Example,
     Generator, GeneratorConfig, Obfuscation, Split,
 };
-use verbovka::{normalize, Label, Lang};
 use verbovka_lab::Error;
 
 /// A fresh temporary directory for one test.
@@ -395,7 +395,7 @@ fn build_keeps_each_text_in_one_split() {
 
 #[test]
 fn seed_files_meet_the_minimums() {
-    let seeds = load_seeds(&repo("models/data/seeds")).expect("seed files load");
+    let seeds = load_seeds(&repo("data/seeds")).expect("seed files load");
     let count = |l: Label| seeds.iter().filter(|e| e.label == l).count();
     for l in [Label::Sabotage, Label::Reconnaissance, Label::Lure] {
         assert!(count(l) >= 150, "{l}: {} seeds", count(l));
@@ -417,11 +417,11 @@ fn seed_files_meet_the_minimums() {
 
 #[test]
 fn committed_test_split_is_well_formed() {
-    let path = repo("models/data/generated/test.jsonl");
+    let path = repo("data/generated/test.jsonl");
     let size = std::fs::metadata(&path).expect("test.jsonl exists").len();
     assert!(size < 5_000_000, "test.jsonl is {size} bytes");
     let test = load_jsonl(&path).expect("test split loads");
-    let dev = load_jsonl(&repo("models/data/generated/dev.jsonl")).expect("dev split loads");
+    let dev = load_jsonl(&repo("data/generated/dev.jsonl")).expect("dev split loads");
     assert!(
         test.iter().all(|e| e.split() == Split::Test),
         "test holds only test families"
@@ -492,7 +492,7 @@ fn leftover(normalised: &str) -> Option<String> {
 
 #[test]
 fn committed_obfuscations_are_undone_by_the_normaliser() {
-    let test = load_jsonl(&repo("models/data/generated/test.jsonl")).expect("test split loads");
+    let test = load_jsonl(&repo("data/generated/test.jsonl")).expect("test split loads");
     let mut bad = Vec::new();
     let mut checked = 0;
     for e in test
@@ -544,7 +544,7 @@ fn detector_meets_targets_on_the_test_split() {
         eprintln!("no embedded model: targets not checked (rules-only figures are below them)");
         return;
     }
-    let test = load_jsonl(&repo("models/data/generated/test.jsonl")).expect("test split loads");
+    let test = load_jsonl(&repo("data/generated/test.jsonl")).expect("test split loads");
     let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
     let verdicts = detector.score_batch(&texts);
     let records: Vec<verbovka_lab::eval::EvalRecord> = test

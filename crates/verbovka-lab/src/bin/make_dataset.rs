@@ -1,15 +1,18 @@
 //! Builds the labelled dataset from hand-written seeds and real background text.
 //!
 //! ```text
-//! cargo run --release --example make_dataset -- --seeds models/data/seeds \
-//!     --corpora ../shared/corpora --out models/data/generated [--seed 42] \
+//! cargo run --release -p verbovka-lab --bin make_dataset -- \
+//!     --seeds crates/verbovka-lab/data/seeds --corpora ../shared/corpora \
+//!     --out crates/verbovka-lab/data/generated [--seed 42] \
 //!     [--positives-per-category 6500] [--hard-negatives 9000] [--background 50000]
 //! ```
 //!
-//! Writes into `--out`: `train.jsonl` (everything), `dev.jsonl` and `test.jsonl` (seeds and
-//! their variants: our own text, committed) and `dev_background.jsonl`,
-//! `test_background.jsonl` (real corpus lines, never committed); prints counts per split,
-//! label and tag. See `models/data/README.md` for the datasheet.
+//! `--seeds` and `--out` default to the lab's `data/seeds` and `data/generated`; without
+//! `--corpora` there is no background. Writes into `--out`: `train.jsonl` (everything),
+//! `dev.jsonl` and `test.jsonl` (seeds and their variants: our own text, committed) and
+//! `dev_background.jsonl`, `test_background.jsonl` (real corpus lines, never committed);
+//! prints counts per split, label and tag. See the lab's `data/README.md` for the datasheet
+//! and the exact command behind the committed splits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,9 +26,9 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut seeds = PathBuf::from("models/data/seeds");
+    let mut seeds = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/seeds"));
     let mut corpora = None;
-    let mut out = PathBuf::from("models/data/generated");
+    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/generated"));
     let mut cfg = BuildConfig::default();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -48,8 +51,9 @@ fn parse_args() -> Result<Args, String> {
             "--background" => cfg.background = num(value(&a)?, &a)?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: make_dataset --seeds DIR --corpora DIR --out DIR [--seed N] \
-                     [--positives-per-category N] [--hard-negatives N] [--background N]"
+                    "usage: make_dataset [--seeds DIR] [--corpora DIR | --no-background] \
+                     [--out DIR] [--seed N] [--positives-per-category N] [--hard-negatives N] \
+                     [--background N]"
                         .into(),
                 )
             }
