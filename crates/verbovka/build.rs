@@ -1,11 +1,14 @@
 //! Tells the test code which CPU it is built on, so that a kernel test this CPU cannot run is
 //! reported as ignored (with the reason), never as a silent pass. Nothing else uses it: the
-//! library chooses its kernels at run time.
+//! library chooses its kernels at run time. `VERBOVKA_TEST_CPU=noavx512` builds the tests as
+//! for a CPU without AVX-512 (to run them under `qemu-x86_64 -cpu EPYC-Rome`, say).
 fn main() {
     println!("cargo:rustc-check-cfg=cfg(verbovka_test_cpu_avx512)");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=VERBOVKA_TEST_CPU");
     let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
-    if native && avx512() {
+    let emulated = std::env::var("VERBOVKA_TEST_CPU").is_ok_and(|v| v == "noavx512");
+    if native && !emulated && avx512() {
         println!("cargo:rustc-cfg=verbovka_test_cpu_avx512");
     }
 }
