@@ -1,4 +1,5 @@
-//! The lab's error: the library's, candle's, or a lab input that is wrong at a known place.
+//! The lab's error: the library's (which also carries the lab's I/O, data and configuration
+//! errors, so each is said one way), candle's, the tokenizer trainer's or safetensors'.
 
 use std::path::PathBuf;
 
@@ -18,37 +19,14 @@ pub enum Error {
     /// From safetensors while writing weights.
     #[error("safetensors: {0}")]
     Safetensors(#[from] safetensors::SafeTensorError),
-    /// An I/O error on a named file.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file being read or written.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Input data (a seed file, a dataset line) is malformed at a known place.
-    #[error("{origin}: {message}")]
-    Data {
-        /// File and position (line) of the damage.
-        origin: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An argument or configuration value is out of range.
-    #[error("invalid configuration: {0}")]
-    Config(String),
 }
 
 /// `Result` with the lab's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Wraps an I/O error with the path it concerns.
+    /// Wraps an I/O error with the path it concerns (the library's [`verbovka::Error::Io`]).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Verbovka(verbovka::Error::io(path, source))
     }
 }

@@ -51,7 +51,7 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
         if line.trim().is_empty() {
             continue;
         }
-        let ex: Example = serde_json::from_str(line).map_err(|e| Error::Data {
+        let ex: Example = serde_json::from_str(line).map_err(|e| verbovka::Error::Data {
             origin: format!("{}:{}", path.display(), i + 1),
             message: e.to_string(),
         })?;
@@ -80,10 +80,11 @@ pub struct CorpusSample {
 /// directory named `heldout`.
 pub fn sample_corpora(dir: &Path, per_file: usize, seed: u64) -> Result<Vec<CorpusSample>> {
     if dir.components().any(|c| c.as_os_str() == "heldout") {
-        return Err(Error::Config(format!(
+        return Err(verbovka::Error::Config(format!(
             "{} is a held-out directory and must not be used for training",
             dir.display()
-        )));
+        ))
+        .into());
     }
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
@@ -512,7 +513,7 @@ fn run_parts<T: Send, F: Fn(usize) -> Result<T> + Sync>(parts: usize, f: F) -> R
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| Error::Config("a training worker panicked".into()))?
+                    .map_err(|_| verbovka::Error::Config("a training worker panicked".into()))?
             })
             .collect()
     })
@@ -786,15 +787,17 @@ fn pretrain(
 pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<TrainReport> {
     let started = Instant::now();
     if opts.batch_size == 0 || opts.workers == 0 || opts.epochs == 0 {
-        return Err(Error::Config(
+        return Err(verbovka::Error::Config(
             "batch_size, workers and epochs must be positive".into(),
-        ));
+        )
+        .into());
     }
     if !(0.0..1.0).contains(&opts.ema_decay) {
-        return Err(Error::Config(format!(
+        return Err(verbovka::Error::Config(format!(
             "ema_decay must be in [0, 1), got {}",
             opts.ema_decay
-        )));
+        ))
+        .into());
     }
     opts.model.validate()?;
     progress(Progress::Stage("reading data".into()));
@@ -812,10 +815,11 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         None
     };
     if train_set.is_empty() || dev_set.is_empty() {
-        return Err(Error::Data {
+        return Err(verbovka::Error::Data {
             origin: opts.data_dir.display().to_string(),
             message: "train.jsonl and dev.jsonl must not be empty".into(),
-        });
+        }
+        .into());
     }
     let norm =
         |set: &[Example]| -> Vec<String> { set.iter().map(|e| normalise(&e.text)).collect() };
@@ -1153,7 +1157,7 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
 fn token_id(tokenizer: &Tokenizer, token: &str) -> Result<u32> {
     tokenizer
         .token_to_id(token)
-        .ok_or_else(|| Error::Config(format!("trained tokenizer lacks {token}")))
+        .ok_or_else(|| verbovka::Error::Config(format!("trained tokenizer lacks {token}")).into())
 }
 
 /// Writes `config.json`, `tokenizer.json` and `model.safetensors` (the given variables) into
@@ -1167,7 +1171,7 @@ pub fn save_model(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let cfg_path = dir.join(CONFIG_FILE);
     let json = serde_json::to_string_pretty(cfg)
-        .map_err(|e| Error::Config(format!("cannot serialise config: {e}")))?;
+        .map_err(|e| verbovka::Error::Config(format!("cannot serialise config: {e}")))?;
     std::fs::write(&cfg_path, json + "\n").map_err(|e| Error::io(&cfg_path, e))?;
     let tok_path = dir.join(TOKENIZER_FILE);
     let tok_json = tokenizer.to_string(false).map_err(Error::Tokenizer)?;
@@ -1198,7 +1202,7 @@ mod tests {
         let dev = Device::Cpu;
         let var = Var::from_tensor(&Tensor::zeros(4, DType::F32, &dev)?)?;
         let vars = vec![("w".to_string(), var)];
-        let mut ema = Ema::new(&vars, 0.5)?.ok_or(Error::Config("no ema".into()))?;
+        let mut ema = Ema::new(&vars, 0.5)?.ok_or(verbovka::Error::Config("no ema".into()))?;
         vars[0].1.set(&Tensor::ones(4, DType::F32, &dev)?)?;
         ema.update(&vars, 100)?; // d = min(0.5, 101/110) = 0.5
         assert!(

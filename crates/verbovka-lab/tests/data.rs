@@ -61,7 +61,7 @@ fn seed_errors_name_file_and_line() {
         r#"{"text":"без сім'ї","label":"benign","lang":"uk"}"#,
     );
     let err = load_seeds(&dir).expect_err("missing family must fail");
-    assert!(matches!(err, Error::Data { .. }));
+    assert!(matches!(err, Error::Verbovka(verbovka::Error::Data { .. })));
     assert!(err.to_string().contains("b.jsonl:1") && err.to_string().contains("family"));
 
     write(&dir.join("b.jsonl"), "{not json}\n");
@@ -359,7 +359,7 @@ fn background_sampling() {
         "Это достаточно длинная строка из отложенной выборки.\n",
     );
     let err = sample_background(&held, 10, 1).expect_err("heldout refused");
-    assert!(matches!(err, Error::Config(_)));
+    assert!(matches!(err, Error::Verbovka(verbovka::Error::Config(_))));
 }
 
 #[test]

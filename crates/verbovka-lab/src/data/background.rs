@@ -170,10 +170,11 @@ pub fn sample_background(corpora_dir: &Path, n: usize, seed: u64) -> Result<Vec<
                 .to_lowercase()
                 .contains("heldout")
         }) {
-            return Err(Error::Config(format!(
+            return Err(verbovka::Error::Config(format!(
                 "{}: held-out data must never be used for training data",
                 corpora_dir.display()
-            )));
+            ))
+            .into());
         }
     }
     let mut files = Vec::new();
@@ -190,7 +191,7 @@ pub fn sample_background(corpora_dir: &Path, n: usize, seed: u64) -> Result<Vec<
     files.sort();
     let mut sources = Vec::new();
     let md_link = Regex::new(r"\[([^\]\n]*)\]\([^)\s]*\)")
-        .map_err(|e| Error::Config(format!("markdown pattern: {e}")))?;
+        .map_err(|e| verbovka::Error::Config(format!("markdown pattern: {e}")))?;
     for f in &files {
         sources.push(read_source(f, &md_link)?);
     }

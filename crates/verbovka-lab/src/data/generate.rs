@@ -7,7 +7,7 @@ use super::obfuscate::{obfuscate_text, Obfuscation};
 use super::stable_hash;
 use super::text::pick;
 use super::Example;
-use crate::{Error, Label, Lang, Result};
+use crate::{Label, Lang, Result};
 use regex::{Captures, Regex};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -34,7 +34,7 @@ impl Swaps {
         phrases.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         let alts: Vec<String> = phrases.iter().map(|p| regex::escape(p)).collect();
         let re = Regex::new(&format!("(?i)(?:{})", alts.join("|")))
-            .map_err(|e| Error::Config(format!("generator lexicon: {e}")))?;
+            .map_err(|e| verbovka::Error::Config(format!("generator lexicon: {e}")))?;
         Ok(Swaps { re, groups, index })
     }
 
@@ -327,8 +327,9 @@ impl Generator {
         let amount = format!(
             r"(?i)(?P<psym>[$€₴₽])\s?(?P<pnum>{num})(?P<pdec>{dec})\s?(?P<pmult>{mult})?|(?:(?P<lo>{num}){dec}\s?(?:{mult})?(?P<sep>\s?[-–—]\s?|\s+до\s+))?(?P<num>{num})(?P<dec>{dec})\s?(?P<mult>{mult})?\s?(?P<cur>[$€₴₽]|{cur_word})"
         );
-        let compile =
-            |p: &str| Regex::new(p).map_err(|e| Error::Config(format!("generator pattern: {e}")));
+        let compile = |p: &str| {
+            Regex::new(p).map_err(|e| verbovka::Error::Config(format!("generator pattern: {e}")))
+        };
         Ok(Generator {
             lexicon,
             ru: Swaps::new(&lexicon.ru)?,

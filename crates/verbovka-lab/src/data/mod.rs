@@ -188,10 +188,11 @@ pub fn guess_lang(text: &str) -> Lang {
 }
 
 fn data_err(origin: String, message: impl Into<String>) -> Error {
-    Error::Data {
+    verbovka::Error::Data {
         origin,
         message: message.into(),
     }
+    .into()
 }
 
 /// Parses one JSONL line. `origin` is `file:line`. Without `require_family`, a missing family
