@@ -53,7 +53,7 @@ usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FIL
   -h, --help       this text
 
 Exit status: 0 done, 1 the export is damaged part-way (records before the damage are
-written), 2 the input or the output cannot be opened.";
+written), 2 the input or the output cannot be opened (or --out is the input), or reading failed.";
 
 /// `Ok(None)` when `--help` was asked for.
 fn parse_args() -> Result<Option<Args>, String> {
@@ -264,6 +264,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.out {
+        if let Err(e) = output_is_not_input(path, &args.path) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => match File::create(path) {
             Ok(f) => Box::new(BufWriter::new(f)),
@@ -339,7 +345,22 @@ fn main() -> ExitCode {
         ));
     }
     drop(batches); // stops the reader if scoring ended early
-    let stats = handle.join().unwrap_or_default();
+    let stats = match handle.join() {
+        Ok(stats) => stats,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            bar.finish_and_clear();
+            eprintln!(
+                "error: the export reader failed ({why}) after {} messages",
+                tally.scored
+            );
+            return ExitCode::from(2);
+        }
+    };
     if let Err(e) = out.flush() {
         write_error.get_or_insert(e);
     }
@@ -366,6 +387,21 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Refuses an `--out` that is the export itself or a file inside an export folder: creating it
+/// would truncate the input before it is read.
+fn output_is_not_input(out: &str, input: &str) -> Result<(), String> {
+    let (Ok(out_abs), Ok(input_abs)) = (std::fs::canonicalize(out), std::fs::canonicalize(input))
+    else {
+        return Ok(()); // a new file cannot be the input
+    };
+    if out_abs == input_abs || (input_abs.is_dir() && out_abs.starts_with(&input_abs)) {
+        return Err(format!(
+            "--out {out} would overwrite the export being read ({input}); write elsewhere"
+        ));
+    }
+    Ok(())
 }
 
 fn summary(

@@ -55,7 +55,7 @@ fn to_unix(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
 
 /// `2022-03-14T12:34:56Z`: the ISO 8601 UTC form of Unix seconds (`None` when absurd).
 pub(crate) fn format_iso(ts: i64) -> Option<String> {
-    if ts.abs() > MAX_ABS_SECONDS {
+    if !in_range(ts) {
         return None;
     }
     let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
@@ -201,23 +201,41 @@ pub(crate) fn parse_unix(s: &str) -> Option<i64> {
     s.trim()
         .parse::<i64>()
         .ok()
-        .filter(|t| t.abs() <= MAX_ABS_SECONDS)
+        .filter(|&t| in_range(t))
 }
 
 /// Accepts a number that JSON wrote as a float (`1652135033.0`).
 pub(crate) fn unix_from_f64(v: f64) -> Option<i64> {
     // `as` saturates; the range check below rejects the saturated values and NaN.
     let t = v as i64;
-    (v.is_finite() && t.abs() <= MAX_ABS_SECONDS).then_some(t)
+    (v.is_finite() && in_range(t)).then_some(t)
 }
 
 pub(crate) fn checked_unix(t: i64) -> Option<i64> {
-    (t.abs() <= MAX_ABS_SECONDS).then_some(t)
+    in_range(t).then_some(t)
+}
+
+/// Within ±`MAX_ABS_SECONDS` (`unsigned_abs`: `i64::MIN` has no `abs`).
+fn in_range(t: i64) -> bool {
+    t.unsigned_abs() <= MAX_ABS_SECONDS.unsigned_abs()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Extreme timestamps are rejected, never overflowed (`i64::MIN.abs()` panics in debug).
+    #[test]
+    fn extreme_unix_times_are_rejected() {
+        for s in ["-9223372036854775808", "9223372036854775807", "-1e30"] {
+            assert_eq!(parse_unix(s), None, "{s}");
+        }
+        assert_eq!(checked_unix(i64::MIN), None);
+        assert_eq!(checked_unix(i64::MAX), None);
+        assert_eq!(format_iso(i64::MIN), None);
+        assert_eq!(unix_from_f64(-9.3e18), None);
+        assert_eq!(parse_unix("1652135033"), Some(1_652_135_033));
+    }
 
     #[test]
     fn iso_shapes() {
