@@ -198,10 +198,7 @@ pub(crate) fn parse_html_title(s: &str) -> Option<i64> {
 
 /// `date_unixtime` as a string of digits (an optional sign; surrounding spaces tolerated).
 pub(crate) fn parse_unix(s: &str) -> Option<i64> {
-    s.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|&t| in_range(t))
+    s.trim().parse::<i64>().ok().filter(|&t| in_range(t))
 }
 
 /// Accepts a number that JSON wrote as a float (`1652135033.0`).
