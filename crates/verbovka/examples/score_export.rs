@@ -137,12 +137,32 @@ impl<'a> Record<'a> {
 
 const CSV_HEADER: &str = "chat,chat_id,message_id,date,author,author_id,link,label,risk,sabotage,reconnaissance,lure,lang,rules,text";
 
+/// One CSV cell. A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR
+/// first) gets a leading `'`, so an author named `=HYPERLINK(…)` stays text.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
+}
+
+/// Text for the terminal: control characters (ANSI escapes among them) shown as `\u{..}`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn write_record(out: &mut impl Write, format: OutFormat, r: &Record<'_>) -> io::Result<()> {
@@ -468,7 +488,7 @@ fn summary(
             } else {
                 format!(" ({id})")
             };
-            eprintln!("    {n:>6}  {name}{id}");
+            eprintln!("    {n:>6}  {}{}", printable(name), printable(&id));
         }
     }
     eprintln!(
