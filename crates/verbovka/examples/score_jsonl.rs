@@ -69,15 +69,37 @@ fn run() -> Result<usize, Box<dyn std::error::Error>> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut bad = 0;
     let mut chunk: Vec<Result<String, String>> = Vec::with_capacity(CHUNK);
-    for (n, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("{name}: line {}: {e}", n + 1))?;
-        chunk.push(text_of(&line).map_err(|e| format!("line {}: {e}", n + 1)));
+    // Lines are split as bytes: a line that is not UTF-8 is one bad line, not the end of the
+    // run; a UTF-8 byte-order mark before the first line is dropped.
+    let mut read_error = None;
+    for (n, line) in input.split(b'\n').enumerate() {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                read_error = Some(format!("{name}: after line {n}: {e}"));
+                break;
+            }
+        };
+        let mut bytes = line.as_slice();
+        if n == 0 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let item = match std::str::from_utf8(bytes) {
+            Ok(line) => text_of(line),
+            Err(e) => Err(format!("not UTF-8 (byte {})", e.valid_up_to())),
+        };
+        chunk.push(item.map_err(|e| format!("line {}: {e}", n + 1)));
         if chunk.len() == CHUNK {
             bad += flush(&detector, &mut chunk, &mut out)?;
         }
     }
+    // Everything read so far is written, even when reading failed part-way.
     bad += flush(&detector, &mut chunk, &mut out)?;
     out.flush()?;
+    if let Some(e) = read_error {
+        return Err(e.into());
+    }
     Ok(bad)
 }
 
