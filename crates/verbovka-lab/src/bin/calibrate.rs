@@ -94,7 +94,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let fit = fit_calibration(&items, targets);
     eprintln!(
         "rule weight {:.2}, thresholds {:?}: dev macro F1 {:.3}, binary F1 {:.3}, hard FPR {:.3}, background FPR {:.4}",
-        fit.calibration.fusion.rule_scale, fit.calibration.thresholds.0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr
+        fit.calibration.fusion.rule_scale, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr
     );
     let path = model_dir.join("calibration.json");
     std::fs::write(
