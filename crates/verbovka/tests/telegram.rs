@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use verbovka::telegram::{ChatKind, Format, Message, ReadStats, Reader, SkipReason};
+#[cfg(feature = "telegram-html")]
+use verbovka::telegram::Format;
+use verbovka::telegram::{ChatKind, Message, ReadStats, Reader, SkipReason};
 use verbovka::Error;
 
 fn fixture(name: &str) -> PathBuf {
