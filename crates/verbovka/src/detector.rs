@@ -276,13 +276,19 @@ impl Detector {
         p: Prepared,
         model: Option<std::result::Result<ModelOutput, String>>,
     ) -> Verdict {
+        let mut model_discount = 0.0;
         let (scores, model_scores, truncated, model_error) = match model {
-            Some(Ok(m)) => (
-                self.fusion.scores(m.logits, &p.rules.evidence),
-                Some(Scores::from_array(m.logits.map(scoring::sigmoid).0)),
-                m.truncated,
-                None,
-            ),
+            Some(Ok(m)) => {
+                model_discount =
+                    scoring::short_text_discount(&self.rules, &p.rules, p.norm.as_str());
+                (
+                    self.fusion
+                        .scores(m.logits.map(|l| l - model_discount), &p.rules.evidence),
+                    Some(Scores::from_array(m.logits.map(scoring::sigmoid).0)),
+                    m.truncated,
+                    None,
+                )
+            }
             Some(Err(e)) => (
                 scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
                 None,
@@ -330,6 +336,7 @@ impl Detector {
             lang: lang::detect(p.norm.as_str(), text),
             evidence,
             model: model_scores,
+            model_discount,
             truncated,
             model_error,
         }

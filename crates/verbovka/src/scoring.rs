@@ -35,6 +35,12 @@
 //! rules shift the model's log-odds, and news/warning evidence pulls it down. The result is in
 //! [0, 1] and monotone in the model logit and in every positive rule weight.
 //!
+//! **Short texts.** One word, an emoji or a greeting is not an offer on the model's say alone:
+//! when no positive rule fired on a text of fewer than `short_text_letters` letters (rule file,
+//! 48 by default), `d = short_text_prior · (1 − letters / short_text_letters)` (8 at most) is
+//! subtracted from every model logit before fusion; the verdict reports it as
+//! `model_discount`.
+//!
 //! The label is the category with the highest score if that score reaches its category's
 //! threshold, else `benign`; `risk` is the highest score.
 
@@ -287,6 +293,31 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// What is subtracted from the model's logits before fusion: `prior · (1 − letters/L)` for a
+/// text of `letters < L` letters on which no positive rule fired, else 0 (see module docs).
+pub(crate) fn short_text_discount(rules: &RuleSet, analysis: &RuleAnalysis, norm: &str) -> f32 {
+    let spec = rules.scoring();
+    let limit = spec.short_text_letters as usize;
+    if limit == 0 || spec.short_text_prior <= 0.0 {
+        return 0.0;
+    }
+    let positive = analysis.hits.iter().any(|h| {
+        rules
+            .rules()
+            .get(h.rule)
+            .is_some_and(|r| !r.role.is_negative())
+    });
+    if positive {
+        return 0.0;
+    }
+    let letters = norm
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .take(limit)
+        .count();
+    spec.short_text_prior * (1.0 - letters as f32 / limit as f32)
+}
+
 /// Rules-only scores: `σ(bias + E(c))`.
 pub(crate) fn rule_scores(bias: f32, ev: &RuleEvidence) -> Scores {
     Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)).0)
@@ -425,6 +456,25 @@ keywords = ["задержан"]
         let framed = analyse(&r, "задержан за «поджечь авто, оплата сразу»");
         let plain = analyse(&r, "задержан за поджечь авто, оплата сразу");
         assert!(framed.evidence.evidence.0[0] < plain.evidence.evidence.0[0]);
+    }
+
+    /// Short texts with no positive rule lose up to `short_text_prior` model logits; a
+    /// positive rule, a long text or the setting at 0 leaves the model alone.
+    #[test]
+    fn short_text_discount_needs_no_positive_rule_and_few_letters() {
+        let r = embedded_rules();
+        assert_eq!(
+            (r.scoring().short_text_letters, r.scoring().short_text_prior),
+            (48, 8.0)
+        );
+        let d = |t: &str| short_text_discount(r, &analyse(r, t), t);
+        assert_eq!(d(""), 8.0);
+        assert_eq!(d("👍"), 8.0);
+        assert!((d("привіт") - 8.0 * (1.0 - 6.0 / 48.0)).abs() < 1e-6);
+        assert_eq!(d("підпали тцк за 500$"), 0.0, "a positive rule fired");
+        assert_eq!(d(&"звичайний день ".repeat(5)), 0.0, "48 letters or more");
+        let off = |t: &str| short_text_discount(&set(), &analyse(&set(), t), t);
+        assert_eq!(off("привіт"), 0.0, "short_text_letters = 0 turns it off");
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct Verdict {
     /// Whether the model read only the beginning of a text longer than its window.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Logits subtracted from the model's output before fusion: a short text on which no
+    /// positive rule fired (see [`crate::scoring`]); 0 otherwise.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub model_discount: f32,
     /// Why the model did not take part although one is configured (the scores are then
     /// rules-only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,13 @@ impl fmt::Display for Verdict {
                 }
             )?;
         }
+        if self.model_discount > 0.0 {
+            write!(
+                f,
+                "\n  model discounted by {:.1} logits: a short text on which no rule fired",
+                self.model_discount
+            )?;
+        }
         if let Some(e) = &self.model_error {
             write!(f, "\n  model not used: {e}")?;
         }
@@ -100,4 +111,8 @@ impl fmt::Display for Verdict {
         }
         Ok(())
     }
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }

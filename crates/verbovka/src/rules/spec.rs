@@ -138,6 +138,15 @@ pub struct ScoringSpec {
     /// outside the quotes): police memos and news quote the offers they warn about.
     #[serde(default = "default_quoted_weight")]
     pub quoted_weight: f32,
+    /// Texts with fewer letters than this and no positive rule evidence have their model
+    /// logits lowered (see [`crate::scoring`]): one word, an emoji or a greeting is not an
+    /// offer on the model's say alone. 0 turns it off.
+    #[serde(default)]
+    pub short_text_letters: u32,
+    /// The most that is subtracted from a short text's model logits (at 0 letters; linearly
+    /// less up to `short_text_letters`).
+    #[serde(default)]
+    pub short_text_prior: f32,
 }
 
 fn default_quoted_weight() -> f32 {
@@ -150,6 +159,8 @@ impl Default for ScoringSpec {
             bias: -3.5,
             counter_cap: 6.0,
             quoted_weight: default_quoted_weight(),
+            short_text_letters: 0,
+            short_text_prior: 0.0,
         }
     }
 }
@@ -207,9 +218,11 @@ impl RuleSpec {
             || self.scoring.counter_cap.is_nan()
             || self.scoring.counter_cap < 0.0
             || !(0.0..=1.0).contains(&self.scoring.quoted_weight)
+            || !(0.0..=20.0).contains(&self.scoring.short_text_prior)
         {
             return Err(Error::Config(format!(
-                "scoring: bias must be finite, counter_cap ≥ 0 and quoted_weight in [0, 1], got {:?}",
+                "scoring: bias must be finite, counter_cap ≥ 0, quoted_weight in [0, 1] and \
+                 short_text_prior in [0, 20], got {:?}",
                 self.scoring
             )));
         }
