@@ -452,6 +452,10 @@ fn map_word(w: &mut [Unit]) {
         && w[1..]
             .iter()
             .all(|u| letters(u) || digit_as_letter(u.c).is_some());
+    // End of the run of digit-like symbols after `i`, found once per run (a rescan from every
+    // position of a long run was quadratic); positions after `i` are not changed yet, so it is
+    // the same end whichever position of the run asks.
+    let mut run_end = 0;
     for i in 0..n {
         let c = w[i].c;
         if let Some(m) = lookalike(c) {
@@ -459,11 +463,13 @@ fn map_word(w: &mut [Unit]) {
         } else if let Some(m) = digit_as_letter(c) {
             let inner = i > 0 && i + 1 < n && letters(&w[i - 1]) && {
                 // п00дж: let a run of such symbols count as inner when letters close it.
-                let mut j = i + 1;
-                while j < n && digit_as_letter(w[j].c).is_some() {
-                    j += 1;
+                if run_end <= i {
+                    run_end = i + 1;
+                    while run_end < n && digit_as_letter(w[run_end].c).is_some() {
+                        run_end += 1;
+                    }
                 }
-                j < n && letters(&w[j])
+                run_end < n && letters(&w[run_end])
             };
             if inner || (i == 0 && leading_digit_is_letter) {
                 w[i].c = m;
@@ -490,7 +496,12 @@ fn squeeze(units: &mut Vec<Unit>, only: Option<&[(usize, usize)]>) {
         while j < n && units[j].c == c {
             j += 1;
         }
-        let inside = only.is_none_or(|r| r.iter().any(|&(a, b)| i >= a && j <= b));
+        // `only` is sorted and disjoint: the one range that can hold the run is the last one
+        // starting at or before it (a scan of every range per run was quadratic).
+        let inside = only.is_none_or(|r| {
+            let k = r.partition_point(|&(a, _)| a <= i);
+            k > 0 && j <= r[k - 1].1
+        });
         if j - i >= 3 && is_letter(c) && inside {
             // Keep the first, let it cover the whole run in the original.
             units[i].end = units[j - 1].end;
@@ -1047,6 +1058,35 @@ mod tests {
                 s
             })
             .collect()
+    }
+
+    /// Inputs that were quadratic (issue 13: 6.8 s and 45 s) give the expected text; each
+    /// takes milliseconds now (`cargo test --release`), seconds to minutes before.
+    #[test]
+    fn long_runs_stay_linear() {
+        let n = 100_000;
+        let digits = format!("а{}б", "0".repeat(n));
+        let out = normalize(&digits);
+        // Every 0 reads as о, and the run of о squeezes to one.
+        assert!(out.as_str() == "аоб", "{:.40}", out.as_str());
+        assert_eq!(
+            out.original_span(Span {
+                start: 0,
+                end: out.as_str().len()
+            }),
+            Some(Span {
+                start: 0,
+                end: digits.len()
+            })
+        );
+        let spaced = format!("{}...", "п о д ж о г  ".repeat(n / 10));
+        let out = normalize(&spaced);
+        assert!(
+            out.as_str().starts_with("поджог поджог "),
+            "{:.40}",
+            out.as_str()
+        );
+        assert_eq!(out.as_str().matches("поджог").count(), n / 10);
     }
 
     #[test]
