@@ -551,3 +551,29 @@ fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A JSON export through a pipe (a FIFO, as `<(zcat export.json.gz)` gives one) reads whole,
+/// exactly as the file does: the bytes read to tell the format are not lost.
+#[cfg(unix)]
+#[test]
+fn json_export_through_a_pipe_reads_whole() {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let source = fixture("single_chat.json");
+    let (expected, expected_stats) = read_ok(&source);
+    let dir = tempdir("fifo");
+    let fifo = dir.join("export.json");
+    let c_path = CString::new(fifo.as_os_str().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let bytes = std::fs::read(&source).expect("fixture");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).expect("write to the pipe"))
+    };
+    let (messages, stats) = read_ok(&fifo);
+    writer.join().expect("writer");
+    assert_eq!(ids(&messages), ids(&expected));
+    assert_eq!(stats.yielded, expected_stats.yielded);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -366,11 +366,13 @@ impl Reader {
         let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
         match sniff(&head[..n]) {
             Some(Format::Json) => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                // The bytes read to tell the format are put back in front of the rest: the
+                // path is not opened twice, so a pipe or `<(zcat …)` reads whole.
+                let head = std::io::Cursor::new(head[..n].to_vec());
                 Ok(Self::json_from(
-                    file,
+                    head.chain(file),
                     path.display().to_string(),
-                    Some(meta.len()),
+                    meta.is_file().then_some(meta.len()),
                 ))
             }
             #[cfg(feature = "telegram-html")]
