@@ -128,6 +128,9 @@ pub struct Analysis {
     pub model: Option<ModelOutput>,
 }
 
+/// The model's part for one text: `None` without a model, the error's message if it failed.
+type ModelRun = Option<std::result::Result<ModelOutput, String>>;
+
 /// Normalised text and rule results of one post, before the model.
 struct Prepared {
     norm: Normalized,
@@ -194,9 +197,7 @@ impl Detector {
         let chunks: Vec<Result<Vec<Analysis>>> = texts
             .par_chunks(self.chunk())
             .map(|chunk| {
-                let prepared: Vec<Prepared> =
-                    chunk.iter().map(|t| self.prepare(t.as_ref())).collect();
-                let model = self.run_model(&prepared);
+                let (prepared, model) = self.prepare_chunk(chunk);
                 prepared
                     .into_iter()
                     .zip(model)
@@ -230,14 +231,20 @@ impl Detector {
 
     /// The whole pipeline for a few texts on the calling thread.
     fn score_chunk<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Verdict> {
-        let prepared: Vec<Prepared> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
-        let model = self.run_model(&prepared);
+        let (prepared, model) = self.prepare_chunk(texts);
         prepared
             .into_iter()
             .zip(model)
             .zip(texts)
             .map(|((p, m), t)| self.finish(t.as_ref(), p, m))
             .collect()
+    }
+
+    /// Normalisation and rules for each text, then the model on all of them in one call.
+    fn prepare_chunk<S: AsRef<str>>(&self, texts: &[S]) -> (Vec<Prepared>, Vec<ModelRun>) {
+        let prepared: Vec<Prepared> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
+        let model = self.run_model(&prepared);
+        (prepared, model)
     }
 
     fn prepare(&self, text: &str) -> Prepared {
@@ -248,10 +255,7 @@ impl Detector {
 
     /// Model outputs per text (`None` everywhere without a model), one `predict` call in input
     /// order; an error is reported on every text of the call.
-    fn run_model(
-        &self,
-        prepared: &[Prepared],
-    ) -> Vec<Option<std::result::Result<ModelOutput, String>>> {
+    fn run_model(&self, prepared: &[Prepared]) -> Vec<ModelRun> {
         let Some(model) = &self.classifier else {
             return vec![None; prepared.len()];
         };
@@ -270,12 +274,7 @@ impl Detector {
         vec![Some(Err(error)); prepared.len()]
     }
 
-    fn finish(
-        &self,
-        text: &str,
-        p: Prepared,
-        model: Option<std::result::Result<ModelOutput, String>>,
-    ) -> Verdict {
+    fn finish(&self, text: &str, p: Prepared, model: ModelRun) -> Verdict {
         let mut model_discount = 0.0;
         let (scores, model_scores, truncated, model_error) = match model {
             Some(Ok(m)) => {

@@ -100,14 +100,18 @@ pub(crate) fn apply_quote_factors(rules: &RuleSet, hits: &mut [Hit], norm: &str)
         return;
     }
     for h in hits.iter_mut() {
-        let positive = rules
-            .rules()
-            .get(h.rule)
-            .is_some_and(|r| !r.role.is_negative());
-        if positive && inside(h) {
+        if is_positive(rules, h) && inside(h) {
             h.factor = rules.scoring().quoted_weight;
         }
     }
+}
+
+/// Whether a hit's rule counts for a category (an action, target, payment, ...), not against.
+fn is_positive(rules: &RuleSet, h: &Hit) -> bool {
+    rules
+        .rules()
+        .get(h.rule)
+        .is_some_and(|r| !r.role.is_negative())
 }
 
 /// Byte ranges strictly inside closed pairs of quotation marks: `«…»` (nested counted),
@@ -301,13 +305,7 @@ pub(crate) fn short_text_discount(rules: &RuleSet, analysis: &RuleAnalysis, norm
     if limit == 0 || spec.short_text_prior <= 0.0 {
         return 0.0;
     }
-    let positive = analysis.hits.iter().any(|h| {
-        rules
-            .rules()
-            .get(h.rule)
-            .is_some_and(|r| !r.role.is_negative())
-    });
-    if positive {
+    if analysis.hits.iter().any(|h| is_positive(rules, h)) {
         return 0.0;
     }
     let letters = norm

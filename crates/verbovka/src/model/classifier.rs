@@ -287,9 +287,14 @@ impl TransformerClassifier {
     /// on this thread, in engine calls of at most the same token budget.
     pub fn predict_ids(&self, rows: &[&[u32]]) -> Result<Vec<[f32; 3]>> {
         let mut ws = self.pool.take();
+        let out = self.predict_ids_with(rows, &mut ws.engine);
+        self.pool.give(ws);
+        out
+    }
+
+    fn predict_ids_with(&self, rows: &[&[u32]], engine: &mut Scratch) -> Result<Vec<[f32; 3]>> {
         let mut out = Vec::with_capacity(rows.len());
         let mut start = 0;
-        let mut r = Ok(());
         while start < rows.len() {
             let mut end = start;
             let mut tokens = 0;
@@ -297,20 +302,13 @@ impl TransformerClassifier {
                 tokens += rows[end].len().max(1);
                 end += 1;
             }
-            match self
-                .fast
-                .forward_with(&rows[start..end], self.config.pad_id, &mut ws.engine)
-            {
-                Ok(l) => out.extend(l),
-                Err(e) => {
-                    r = Err(e);
-                    break;
-                }
-            }
+            out.extend(
+                self.fast
+                    .forward_with(&rows[start..end], self.config.pad_id, engine)?,
+            );
             start = end;
         }
-        self.pool.give(ws);
-        r.map(|()| out)
+        Ok(out)
     }
 
     /// Whether the packed engine runs its AVX-512 kernels (detected at load) or the portable

@@ -141,6 +141,11 @@ impl Classifier for Ensemble {
         &self.name
     }
 
+    /// The members' own batching (the first member's; `new` refuses an empty ensemble).
+    fn batch_size(&self) -> usize {
+        self.members.first().map_or(1, |m| m.batch_size())
+    }
+
     fn calibration(&self) -> Option<Calibration> {
         self.calibration
     }
