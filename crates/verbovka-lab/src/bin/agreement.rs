@@ -12,14 +12,17 @@
 //!     --b crates/verbovka/models/default ../shared/heldout/*.txt ../shared/heldout/*.jsonl
 //! ```
 //!
-//! Inputs: `.jsonl` files (each non-empty line a JSON object with a `text` field; other fields
-//! are ignored) and plain text files (each non-empty line, trimmed, one text). Figures are
-//! printed per file and for all files together; the differing texts are listed over all files.
+//! Inputs are read as the lab reads background files (`data::load_background_file`): `.jsonl`
+//! files (each non-empty line a JSON object with a `text` field; `label`, `family` and `lang`
+//! checked when present) and plain text files (each non-empty line, trimmed, one text). Figures
+//! are printed per file and for all files together; the differing texts are listed over all
+//! files by their family (`file:line` for a text that has none).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use verbovka::{Detector, Verdict};
+use verbovka_lab::data::load_background_file;
 
 const USAGE: &str = "usage: agreement --a MODEL_DIR --b MODEL_DIR [--show N] FILE...
 
@@ -40,12 +43,6 @@ fn main() -> ExitCode {
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-/// One text and where it came from (`file:line`).
-struct Text {
-    origin: String,
-    text: String,
-}
 
 fn run() -> Res<()> {
     use lexopt::prelude::*;
@@ -87,7 +84,7 @@ fn run() -> Res<()> {
     let mut all_pairs = Vec::new();
     let mut rows = Vec::new();
     for file in &files {
-        let texts = read_texts(file)?;
+        let texts = load_background_file(file)?;
         let raw: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
         let (va, vb) = (da.score_batch(&raw), db.score_batch(&raw));
         for (v, name) in [(&va, "A"), (&vb, "B")] {
@@ -121,7 +118,7 @@ fn run() -> Res<()> {
         let (va, vb) = &all_pairs[i];
         println!(
             "  {}: {} {} -> {} {}  {}",
-            all_texts[i].origin,
+            all_texts[i].family,
             va.label,
             fmt_scores(va),
             vb.label,
@@ -130,31 +127,6 @@ fn run() -> Res<()> {
         );
     }
     Ok(())
-}
-
-/// The texts of `path`: `text` fields of a `.jsonl` file, else its non-empty trimmed lines.
-fn read_texts(path: &Path) -> Res<Vec<Text>> {
-    let content = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let jsonl = path.extension().is_some_and(|x| x == "jsonl");
-    let mut out = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        let origin = format!("{}:{}", path.display(), i + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let text = if jsonl {
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| format!("{origin}: invalid JSON: {e}"))?;
-            v.get("text")
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| format!("{origin}: no string field `text`"))?
-                .to_string()
-        } else {
-            line.trim().to_string()
-        };
-        out.push(Text { origin, text });
-    }
-    Ok(out)
 }
 
 /// Agreement figures of a set of (A, B) verdict pairs.
