@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use verbovka::{normalize, Label, Lang};
 use verbovka_lab::data::{
-    build_dataset, load_jsonl, load_seeds, obfuscate_word, sample_background, BuildConfig, Example,
-    Generator, GeneratorConfig, Obfuscation, Split,
+    build_dataset, load_jsonl, load_seeds, obfuscate_word, sample_background, transliterate,
+    transliterate_plain, BuildConfig, Example, Generator, GeneratorConfig, Obfuscation, Split,
+    TranslitScheme,
 };
 use verbovka_lab::Error;
 
@@ -573,5 +574,196 @@ fn detector_meets_targets_on_the_test_split() {
         r.obfuscated_recall.rate >= 0.9,
         "obfuscated recall {:.4}\n{summary}",
         r.obfuscated_recall.rate
+    );
+}
+
+fn has_cyrillic(s: &str) -> bool {
+    s.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+}
+
+#[test]
+fn transliteration_schemes() {
+    assert_eq!(
+        transliterate_plain("Згода, пишіть у Київ", TranslitScheme::UkNational),
+        "Zghoda, pyshit u Kyiv"
+    );
+    assert_eq!(
+        transliterate_plain(
+            "Поджечь машину у ТЦК, 500$ @fast_job",
+            TranslitScheme::RuGost
+        ),
+        "Podzhech' mashinu u TTsK, 500$ @fast_job"
+    );
+    for scheme in TranslitScheme::ALL {
+        for seed in 0..20 {
+            let t = transliterate("Щастя, їжак і ґанок! Съешь ещё", scheme, seed);
+            assert!(!has_cyrillic(&t), "{scheme:?}: {t}");
+        }
+    }
+}
+
+#[test]
+fn translit_variants_are_tagged_and_never_obfuscated() {
+    let g = Generator::new().expect("generator");
+    let cfg = GeneratorConfig {
+        translit_share_positive: 0.5,
+        translit_share_negative: 0.5,
+        ..GeneratorConfig::default()
+    };
+    let (mut whole, mut partial) = (0, 0);
+    for seed in sample_seeds() {
+        let v = g.variants(&seed, 80, &cfg);
+        let tl: Vec<&Example> = v.iter().filter(|e| e.has_tag("translit")).collect();
+        assert!(
+            (20..=60).contains(&tl.len()),
+            "{}: {}",
+            seed.family,
+            tl.len()
+        );
+        for e in tl {
+            assert!(!e.has_tag("obfuscated"), "{:?}", e.tags);
+            assert!(!e.tags.iter().any(|t| t.starts_with("obf:")));
+            let scheme = e
+                .tags
+                .iter()
+                .find(|t| {
+                    t.starts_with("translit:") && !t.ends_with("whole") && !t.ends_with("partial")
+                })
+                .expect("scheme tag");
+            match seed.lang {
+                Lang::Ru => assert!(scheme.starts_with("translit:ru-"), "{scheme}"),
+                Lang::Uk => assert!(scheme.starts_with("translit:uk-"), "{scheme}"),
+                _ => {}
+            }
+            if e.has_tag("translit:whole") {
+                whole += 1;
+                if !e.has_tag("wrapped") {
+                    assert!(!has_cyrillic(&e.text), "{}", e.text);
+                }
+            } else {
+                assert!(e.has_tag("translit:partial"), "{:?}", e.tags);
+                partial += 1;
+                assert!(has_cyrillic(&e.text), "{}", e.text);
+            }
+            // Contacts survive transliteration.
+            if seed.text.contains("@fast_job_kh") || seed.text.contains('@') {
+                assert!(e.text.contains('@'), "{}", e.text);
+            }
+        }
+    }
+    assert!(
+        whole > 20 && partial > 20,
+        "{whole} whole, {partial} partial"
+    );
+    // The default shares are modest.
+    let d = g.variants(&sample_seeds()[0], 200, &GeneratorConfig::default());
+    let n = d.iter().filter(|e| e.has_tag("translit")).count();
+    assert!((5..=35).contains(&n), "{n} of 200");
+}
+
+#[test]
+fn wrapped_variants_use_context_of_their_own_split() {
+    let mut g = Generator::new().expect("generator");
+    // Two real-looking lines per split; each must only wrap seeds of its split.
+    let mut context = Vec::new();
+    let mut fam_of = HashMap::new();
+    for i in 0..400 {
+        let family = format!("bg:ctx:{i}");
+        let split = Split::of_family(&family);
+        let text = format!("Контекстная строка номер {i} для {split}");
+        fam_of.insert(text.clone(), split);
+        context.push(ex(&text, Label::Benign, &family, Lang::Ru));
+    }
+    g.add_context(&context);
+    let cfg = GeneratorConfig {
+        wrapped_share: 1.0,
+        ..GeneratorConfig::default()
+    };
+    let seeds = sample_seeds();
+    let mut used = 0;
+    for seed in &seeds {
+        let v = g.variants(seed, 40, &cfg);
+        let wrapped: Vec<&Example> = v.iter().filter(|e| e.has_tag("wrapped")).collect();
+        assert!(wrapped.len() >= 30, "{}: {}", seed.family, wrapped.len());
+        for e in wrapped {
+            assert_eq!(e.label, seed.label);
+            assert!(e.text.chars().count() <= 450, "{}", e.text);
+            for (line, split) in &fam_of {
+                if e.text.contains(line.as_str()) {
+                    used += 1;
+                    assert_eq!(*split, seed.split(), "{line} wraps {}", seed.family);
+                }
+            }
+        }
+    }
+    assert!(used > 20, "real context lines used {used} times");
+    // Deterministic.
+    assert_eq!(
+        g.variants(&seeds[0], 40, &cfg),
+        g.variants(&seeds[0], 40, &cfg)
+    );
+}
+
+#[test]
+fn short_replies_from_utterance_files() {
+    let dir = temp_dir("short-replies");
+    let mut chat = String::new();
+    for i in 0..300 {
+        chat.push_str(&format!("Да, {i}?\n"));
+        chat.push_str(&format!(
+            "Это длинная реплика из диалога номер {i}, в ней больше четырёх слов.\n"
+        ));
+    }
+    chat.push_str("?\n");
+    write(&dir.join("ru_chat_utterances.txt"), &chat);
+    write(
+        &dir.join("ru_other.txt"),
+        "Нет.\nДругой файл, строка достаточно длинная для фона.\n",
+    );
+    let v = sample_background(&dir, 240, 42).expect("sample");
+    let short: Vec<&Example> = v.iter().filter(|e| e.has_tag("short")).collect();
+    assert_eq!(short.len(), 10, "1/24 of 240");
+    assert_eq!(v.len(), 240);
+    assert!(short
+        .iter()
+        .all(|e| e.has_tag("src:ru_chat_utterances") && e.text.starts_with("Да")));
+    assert!(!v.iter().any(|e| e.text == "Нет." || e.text == "?"));
+    assert_eq!(v, sample_background(&dir, 240, 42).expect("again"));
+}
+
+#[test]
+fn seed_families_belong_to_one_file() {
+    let dir = repo("data/seeds");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("seeds dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut owner: HashMap<String, PathBuf> = HashMap::new();
+    for f in &files {
+        for e in load_jsonl(f).expect("seed file loads") {
+            if let Some(prev) = owner.insert(e.family.clone(), f.clone()) {
+                assert_eq!(&prev, f, "family {} in two files", e.family);
+            }
+        }
+    }
+    // The attack batch (issue 11): terror attacks are sabotage, with counterpart hard negatives.
+    let seeds = load_seeds(&dir).expect("seeds");
+    let batch = |prefix: &str, l: Label| {
+        seeds
+            .iter()
+            .filter(|e| e.label == l && e.family.starts_with(prefix))
+            .count()
+    };
+    assert!(batch("sat-", Label::Sabotage) >= 60);
+    assert!(batch("hna-", Label::Benign) >= 60);
+    assert!(
+        seeds
+            .iter()
+            .filter(|e| e.family.starts_with("sat-") && e.label != Label::Sabotage)
+            .count()
+            == 0,
+        "attacks are sabotage"
     );
 }

@@ -14,6 +14,16 @@ const BACKGROUND_MIN_CHARS: usize = 25;
 const BACKGROUND_MIN_WORDS: usize = 4;
 /// Longer posts are clipped (at a space) to this many characters.
 const BACKGROUND_MAX_CHARS: usize = 1000;
+/// Short replies (`Да.`, `Ти розумний?`) from chat and dialogue utterance files are kept
+/// apart and get this share (1/24) of the sample: real chats are full of them.
+const SHORT_SHARE_DIVISOR: usize = 24;
+/// Short replies need this many characters (and a letter).
+const SHORT_MIN_CHARS: usize = 2;
+
+/// Whether a file holds chat or dialogue utterances (the source of short replies).
+fn is_utterance_file(stem: &str) -> bool {
+    stem.contains("utterances")
+}
 
 /// Telegram exports keep markdown (`**bold**`, `[label](url)`); a reader sees the label only.
 /// Left in, it would be a shortcut: no seed has markdown.
@@ -35,6 +45,8 @@ struct SourceLines {
     weight: f64,
     /// (line number, text, extra tag)
     lines: Vec<(usize, String, Option<String>)>,
+    /// Short replies (utterance files only): (line number, text).
+    short: Vec<(usize, String)>,
 }
 
 /// Reads one corpus file: `*.txt` lines or the `text` field of `*.jsonl` (its `topic` becomes
@@ -51,6 +63,8 @@ fn read_source(path: &Path, md_link: &Regex) -> Result<SourceLines> {
     let jsonl = path.extension().is_some_and(|x| x == "jsonl");
     let content = read_to_string(path)?;
     let mut lines = Vec::new();
+    let mut short = Vec::new();
+    let utterances = is_utterance_file(&stem);
     let mut seen: HashSet<String> = HashSet::new();
     for (i, line) in content.lines().enumerate() {
         if line.trim().is_empty() {
@@ -80,6 +94,13 @@ fn read_source(path: &Path, md_link: &Regex) -> Result<SourceLines> {
         if text.chars().count() < BACKGROUND_MIN_CHARS
             || text.split_whitespace().count() < BACKGROUND_MIN_WORDS
         {
+            if utterances
+                && text.chars().count() >= SHORT_MIN_CHARS
+                && text.chars().any(char::is_alphabetic)
+                && seen.insert(dedupe_key(text))
+            {
+                short.push((i + 1, text.to_string()));
+            }
             continue;
         }
         let text = clip(text, BACKGROUND_MAX_CHARS);
@@ -108,6 +129,7 @@ fn read_source(path: &Path, md_link: &Regex) -> Result<SourceLines> {
         lang,
         weight,
         lines,
+        short,
     })
 }
 
@@ -157,7 +179,9 @@ fn allocate(sizes: &[usize], weights: &[f64], n: usize) -> Vec<usize> {
 
 /// Samples up to `n` real lines from the `*.txt` and `*.jsonl` files in `corpora_dir` (the
 /// `text` field of JSONL), as benign examples tagged `background` and `src:<file>`. Lines under
-/// 25 characters or 4 words are skipped, long posts clipped to 1,000 characters, duplicates
+/// 25 characters or 4 words are skipped, except in chat and dialogue utterance files
+/// (`*utterances*`), whose short replies of 2 characters or more fill 1/24 of `n` (tag `short`;
+/// shares ∝ √(short lines)). Long posts are clipped to 1,000 characters, duplicates
 /// dropped. Sources get shares ∝ √(lines) (Telegram ×3), capped by what they have. Each line
 /// is its own family (`bg:<file>:<line>`; `_source`/`_corrected` parallel files share them).
 /// Refuses any path with a `heldout` component.
@@ -195,12 +219,20 @@ pub fn sample_background(corpora_dir: &Path, n: usize, seed: u64) -> Result<Vec<
     for f in &files {
         sources.push(read_source(f, &md_link)?);
     }
+    let short_sizes: Vec<usize> = sources.iter().map(|s| s.short.len()).collect();
+    let short_weights: Vec<f64> = short_sizes.iter().map(|&s| (s as f64).sqrt()).collect();
+    let short_quotas = allocate(&short_sizes, &short_weights, n / SHORT_SHARE_DIVISOR);
     let sizes: Vec<usize> = sources.iter().map(|s| s.lines.len()).collect();
     let weights: Vec<f64> = sources.iter().map(|s| s.weight).collect();
-    let quotas = allocate(&sizes, &weights, n);
+    let quotas = allocate(&sizes, &weights, n - short_quotas.iter().sum::<usize>());
     let mut out = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for ((src, q), path) in sources.into_iter().zip(quotas).zip(&files) {
+    for (((src, q), short_q), path) in sources
+        .into_iter()
+        .zip(quotas)
+        .zip(short_quotas)
+        .zip(&files)
+    {
         let name = path
             .file_stem()
             .map(|n| n.to_string_lossy().to_string())
@@ -231,6 +263,35 @@ pub fn sample_background(corpora_dir: &Path, n: usize, seed: u64) -> Result<Vec<
                 label: Label::Benign,
                 family: format!("bg:{}:{}", src.stem, line_no),
                 tags,
+                lang,
+            });
+        }
+        let mut rng = fastrand::Rng::with_seed(seed ^ stable_hash(&format!("{name}:short")));
+        let mut idx: Vec<usize> = (0..src.short.len()).collect();
+        rng.shuffle(&mut idx);
+        idx.truncate(short_q);
+        idx.sort_unstable();
+        for i in idx {
+            let Some((line_no, text)) = src.short.get(i) else {
+                continue;
+            };
+            if !seen.insert(dedupe_key(text)) {
+                continue;
+            }
+            let lang = if src.lang == Lang::Other {
+                guess_lang(text)
+            } else {
+                src.lang
+            };
+            out.push(Example {
+                text: text.clone(),
+                label: Label::Benign,
+                family: format!("bg:{}:{}", src.stem, line_no),
+                tags: vec![
+                    "background".to_string(),
+                    format!("src:{name}"),
+                    "short".to_string(),
+                ],
                 lang,
             });
         }

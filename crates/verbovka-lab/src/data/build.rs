@@ -59,8 +59,10 @@ impl Dataset {
                     format!("label:{}", ex.label),
                     format!("lang:{}", ex.lang),
                 ];
-                if ex.label != Label::Benign && ex.has_tag("obfuscated") {
-                    keys.push(format!("obfuscated:{}", ex.label));
+                for t in ["obfuscated", "translit", "wrapped"] {
+                    if ex.label != Label::Benign && ex.has_tag(t) {
+                        keys.push(format!("{t}:{}", ex.label));
+                    }
                 }
                 for t in &ex.tags {
                     if !t.starts_with("topic:") {
@@ -118,7 +120,8 @@ impl Dataset {
     }
 }
 
-/// Counts per split: rows keyed `all`, `label:*`, `lang:*`, `obfuscated:<label>`, `tag:*`,
+/// Counts per split: rows keyed `all`, `label:*`, `lang:*`, `obfuscated:<label>`,
+/// `translit:<label>`, `wrapped:<label>` (positives), `tag:*`,
 /// `families (seeded)`; columns train, dev, test.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetStats {
@@ -195,11 +198,15 @@ pub fn build_dataset(
             seed_seen.insert(k, s);
         }
     }
-    let generator = Generator::new()?;
+    let background = match corpora_dir {
+        Some(dir) => sample_background(dir, cfg.background, cfg.generator.seed)?,
+        None => Vec::new(),
+    };
+    let mut generator = Generator::new()?;
+    // Real lines of each split become the benign context of that split's wrapped variants.
+    generator.add_context(&background);
     let mut all = generator.expand(seeds, &cfg.generator);
-    if let Some(dir) = corpora_dir {
-        all.extend(sample_background(dir, cfg.background, cfg.generator.seed)?);
-    }
+    all.extend(background);
     // Test first, then dev, then train; seeds before variants before background.
     let rank = |e: &Example| {
         let s = match e.split() {

@@ -6,6 +6,7 @@ use super::mutate::{add_typos, change_register, shuffle_order, swap_adjacent_wor
 use super::obfuscate::{obfuscate_text, Obfuscation};
 use super::stable_hash;
 use super::text::pick;
+use super::translit::translit_variant;
 use super::Example;
 use crate::{Label, Lang, Result};
 use regex::{Captures, Regex};
@@ -289,6 +290,15 @@ pub struct GeneratorConfig {
     /// Share of hard-negative variants that are obfuscated (so that obfuscation alone is not
     /// a signal of recruitment).
     pub obfuscated_share_negative: f32,
+    /// Share of positive variants written in Latin letters (whole or a run of words; tagged
+    /// `translit`, never `obfuscated`).
+    pub translit_share_positive: f32,
+    /// Share of hard-negative variants written in Latin letters (so that transliteration
+    /// alone is not a signal).
+    pub translit_share_negative: f32,
+    /// Share of variants (positive and benign) with benign context around them (tag
+    /// `wrapped`).
+    pub wrapped_share: f32,
 }
 
 impl Default for GeneratorConfig {
@@ -299,6 +309,9 @@ impl Default for GeneratorConfig {
             hard_negatives: 9000,
             obfuscated_share_positive: 0.35,
             obfuscated_share_negative: 0.15,
+            translit_share_positive: 0.08,
+            translit_share_negative: 0.06,
+            wrapped_share: 0.10,
         }
     }
 }
@@ -313,7 +326,18 @@ pub struct Generator {
     link: Regex,
     handle: Regex,
     phone: Regex,
+    /// Real benign lines per split (train, dev, test) and language (Russian, Ukrainian) for
+    /// the `wrapped` variants; see [`Generator::add_context`].
+    context: [[Vec<String>; 2]; 3],
 }
+
+/// Longest wrapped text, in characters (the model reads 128 tokens).
+const WRAPPED_MAX_CHARS: usize = 450;
+/// Longest real line used as context.
+const CONTEXT_MAX_CHARS: usize = 200;
+/// Salt of the second RNG stream (transliteration and wrapping), so that adding these steps
+/// left the other variants of a seed as they were.
+const AUX_SALT: u64 = 0x7472_616e_736c_6974;
 
 impl Generator {
     /// Compiles the embedded lexicon and the patterns; fails, naming the file and list, if a
@@ -342,7 +366,99 @@ impl Generator {
             phone: compile(
                 r"\+7[\s-]?\(?\d{3}\)?[\s-]?\d{3}[\s-]?\d{2}[\s-]?\d{2}|\+?(?:38)?0\d{2}[\s-]?\d{3}[\s-]?\d{2}[\s-]?\d{2}",
             )?,
+            context: Default::default(),
         })
+    }
+
+    /// Adds real benign lines (the sampled background) as context for `wrapped` variants.
+    /// A line serves only seeds of its own split (so no text crosses splits); Russian and
+    /// Ukrainian lines of 2 to 200 characters are kept, in the given order.
+    pub fn add_context(&mut self, lines: &[Example]) {
+        for e in lines {
+            let n = e.text.chars().count();
+            if !(2..=CONTEXT_MAX_CHARS).contains(&n) {
+                continue;
+            }
+            let li = match e.lang {
+                Lang::Ru => 0,
+                Lang::Uk => 1,
+                Lang::Mixed | Lang::Other => continue,
+            };
+            if let Some(pool) = self
+                .context
+                .get_mut(e.split() as usize)
+                .and_then(|p| p.get_mut(li))
+            {
+                pool.push(e.text.trim().to_string());
+            }
+        }
+    }
+
+    /// One benign line for `ex`'s split and language: a real line (70 %, when there are) or a
+    /// sentence of the lexicon.
+    fn context_line(&self, ex: &Example, rng: &mut fastrand::Rng) -> Option<String> {
+        let li = match ex.lang {
+            Lang::Ru => 0,
+            Lang::Uk => 1,
+            Lang::Mixed | Lang::Other => rng.usize(..2),
+        };
+        let real = self
+            .context
+            .get(ex.split() as usize)
+            .and_then(|p| p.get(li))
+            .map_or(&[][..], Vec::as_slice);
+        if !real.is_empty() && rng.f32() < 0.7 {
+            return pick(rng, real).cloned();
+        }
+        let lex = if li == 0 {
+            &self.lexicon.context.ru
+        } else {
+            &self.lexicon.context.uk
+        };
+        pick(rng, lex).cloned()
+    }
+
+    /// `text` with one or two benign lines before and/or after it, at most
+    /// [`WRAPPED_MAX_CHARS`] in all; `None` if no line fits.
+    fn wrap(&self, text: &str, ex: &Example, rng: &mut fastrand::Rng) -> Option<String> {
+        let mut total = text.chars().count();
+        if total + 10 > WRAPPED_MAX_CHARS {
+            return None;
+        }
+        let (n_before, n_after) = match rng.u8(..10) {
+            0..=3 => (1, 0),
+            4..=6 => (0, 1),
+            _ => (1, 1),
+        };
+        let extra = |rng: &mut fastrand::Rng| usize::from(rng.f32() < 0.3);
+        let (n_before, n_after) = (
+            n_before + if n_before > 0 { extra(rng) } else { 0 },
+            n_after + if n_after > 0 { extra(rng) } else { 0 },
+        );
+        let sep = *pick(rng, &["\n", "\n", "\n\n", " "]).unwrap_or(&"\n");
+        let take = |n: usize, rng: &mut fastrand::Rng, total: &mut usize| -> Vec<String> {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let Some(line) = self.context_line(ex, rng) else {
+                    continue;
+                };
+                let len = line.chars().count() + sep.chars().count();
+                if *total + len <= WRAPPED_MAX_CHARS && !text.contains(line.as_str()) {
+                    *total += len;
+                    out.push(line);
+                }
+            }
+            out
+        };
+        let before = take(n_before, rng, &mut total);
+        let after = take(n_after, rng, &mut total);
+        if before.is_empty() && after.is_empty() {
+            return None;
+        }
+        let mut parts = before;
+        parts.push(text.to_string());
+        parts.extend(after);
+        Some(parts.join(sep))
     }
 
     fn swap_amounts(&self, text: &str, uk: bool, rng: &mut fastrand::Rng) -> String {
@@ -461,13 +577,14 @@ impl Generator {
         t.into_owned()
     }
 
-    /// Makes one variant of `ex`'s text; returns the text and the obfuscations applied.
+    /// Makes one variant of `ex`'s text; returns the text before obfuscation, the text and the
+    /// obfuscations applied.
     fn make_variant(
         &self,
         ex: &Example,
         obfuscate: bool,
         rng: &mut fastrand::Rng,
-    ) -> (String, Vec<Obfuscation>) {
+    ) -> (String, String, Vec<Obfuscation>) {
         let (use_ru, use_uk) = match ex.lang {
             Lang::Ru => (true, false),
             Lang::Uk => (false, true),
@@ -500,22 +617,33 @@ impl Generator {
             t = change_register(&t, &self.lexicon.emoji_decor, rng);
         }
         if obfuscate {
-            obfuscate_text(&t, uk, self.lexicon, rng)
+            let (o, kinds) = obfuscate_text(&t, uk, self.lexicon, rng);
+            (t, o, kinds)
         } else {
-            (t, Vec::new())
+            (t.clone(), t, Vec::new())
         }
     }
 
     /// Up to `n` distinct variants of `ex` (never equal to it), same label, family and lang,
-    /// tagged `generated` (and `obfuscated`, `obf:<kind>` where obfuscated). Deterministic in
-    /// `(cfg.seed, ex.family, ex.text)`.
+    /// tagged `generated` (and `obfuscated`, `obf:<kind>` where obfuscated; `translit`,
+    /// `translit:<scheme>`, `translit:whole` or `translit:partial` where written in Latin
+    /// letters instead; `wrapped` where benign lines surround it). Deterministic in
+    /// `(cfg.seed, ex.family, ex.text)` and the context lines of the split.
     pub fn variants(&self, ex: &Example, n: usize, cfg: &GeneratorConfig) -> Vec<Example> {
         let key = format!("{}\u{1f}{}", ex.family, ex.text);
         let mut rng = fastrand::Rng::with_seed(cfg.seed ^ stable_hash(&key));
-        let share = if ex.label == Label::Benign {
-            cfg.obfuscated_share_negative
+        // Transliteration and wrapping draw from their own stream.
+        let mut aux = fastrand::Rng::with_seed(cfg.seed ^ stable_hash(&key) ^ AUX_SALT);
+        let (share, translit_share) = if ex.label == Label::Benign {
+            (cfg.obfuscated_share_negative, cfg.translit_share_negative)
         } else {
-            cfg.obfuscated_share_positive
+            (cfg.obfuscated_share_positive, cfg.translit_share_positive)
+        };
+        // A seed its author obfuscated stays in Cyrillic (one disguise at a time).
+        let translit_share = if ex.has_tag("obfuscated") {
+            0.0
+        } else {
+            translit_share
         };
         let mut seen: HashSet<String> = HashSet::new();
         seen.insert(ex.text.clone());
@@ -524,7 +652,22 @@ impl Generator {
         while out.len() < n && attempts < n * 6 + 10 {
             attempts += 1;
             let obf = rng.f32() < share;
-            let (text, kinds) = self.make_variant(ex, obf, &mut rng);
+            let (plain, mut text, mut kinds) = self.make_variant(ex, obf, &mut rng);
+            let mut translit = None;
+            if aux.f32() < translit_share {
+                if let Some(t) = translit_variant(&plain, ex.lang, &mut aux) {
+                    text = t.text;
+                    kinds.clear();
+                    translit = Some((t.scheme, t.whole));
+                }
+            }
+            let mut wrapped = false;
+            if aux.f32() < cfg.wrapped_share {
+                if let Some(w) = self.wrap(&text, ex, &mut aux) {
+                    text = w;
+                    wrapped = true;
+                }
+            }
             if text.trim().is_empty() || !seen.insert(text.clone()) {
                 continue;
             }
@@ -541,6 +684,18 @@ impl Generator {
                 for k in kinds {
                     v.add_tag(&format!("obf:{}", k.as_str()));
                 }
+            }
+            if let Some((scheme, whole)) = translit {
+                v.add_tag("translit");
+                v.add_tag(&format!("translit:{}", scheme.as_str()));
+                v.add_tag(if whole {
+                    "translit:whole"
+                } else {
+                    "translit:partial"
+                });
+            }
+            if wrapped {
+                v.add_tag("wrapped");
             }
             out.push(v);
         }

@@ -40,6 +40,18 @@ pub(super) struct Lexicon {
     pub(super) emoji_decor: Vec<String>,
     /// Parts of random Telegram names.
     pub(super) handles: Handles,
+    /// Benign sentences for the `wrapped` variants.
+    pub(super) context: Context,
+}
+
+/// Benign sentences put around a post (greetings, weather, chat notices), per language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Context {
+    /// Russian sentences.
+    pub(super) ru: Vec<String>,
+    /// Ukrainian sentences.
+    pub(super) uk: Vec<String>,
 }
 
 /// Interchangeable phrases of one grammatical form.
@@ -75,6 +87,7 @@ struct CommonFile {
     emoji_inside: Vec<String>,
     emoji_decor: Vec<String>,
     handles: Handles,
+    context: Context,
 }
 
 /// What is wrong with which file; kept by the `OnceLock` (the lab's error is not `Clone`).
@@ -116,6 +129,8 @@ impl Lexicon {
         check_list(file, "emoji_decor", &c.emoji_decor, false)?;
         check_list(file, "handles.words", &c.handles.words, false)?;
         check_list(file, "handles.suffixes", &c.handles.suffixes, true)?;
+        check_list(file, "context.ru", &c.context.ru, false)?;
+        check_list(file, "context.uk", &c.context.uk, false)?;
         Ok(Lexicon {
             ru,
             uk,
@@ -123,6 +138,7 @@ impl Lexicon {
             emoji_inside: c.emoji_inside,
             emoji_decor: c.emoji_decor,
             handles: c.handles,
+            context: c.context,
         })
     }
 }

@@ -56,11 +56,13 @@ mod lexicon;
 mod mutate;
 mod obfuscate;
 mod text;
+mod translit;
 
 pub use background::sample_background;
 pub use build::{build_dataset, BuildConfig, Dataset, DatasetStats};
 pub use generate::{Generator, GeneratorConfig};
 pub use obfuscate::{obfuscate_word, Obfuscation};
+pub use translit::{transliterate, transliterate_plain, TranslitScheme};
 
 use crate::{Error, Label, Lang, Result};
 use serde::{Deserialize, Serialize};

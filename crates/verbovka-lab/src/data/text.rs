@@ -11,7 +11,7 @@ pub(super) fn pick<'a, T>(rng: &mut fastrand::Rng, items: &'a [T]) -> Option<&'a
     }
 }
 
-fn is_contact_token(tok: &str) -> bool {
+pub(super) fn is_contact_token(tok: &str) -> bool {
     tok.contains('@')
         || tok.contains("t.me")
         || tok.contains("http")
