@@ -592,7 +592,7 @@ fn transliteration_schemes() {
             "Поджечь машину у ТЦК, 500$ @fast_job",
             TranslitScheme::RuGost
         ),
-        "Podzhech' mashinu u TTsK, 500$ @fast_job"
+        "Podzhech' mashinu u TTSK, 500$ @fast_job"
     );
     for scheme in TranslitScheme::ALL {
         for seed in 0..20 {

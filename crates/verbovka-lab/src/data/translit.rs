@@ -528,7 +528,7 @@ mod tests {
             v.dedup();
             v
         };
-        assert_eq!(spellings("Що"), ["Scho", "Sho", "Shcho"]);
+        assert_eq!(spellings("Що"), ["Scho", "Shcho", "Sho"]);
         assert_eq!(
             spellings("Їжак"),
             ["Ijak", "Izhak", "Jijak", "Jizhak", "Yijak", "Yizhak"]
