@@ -259,3 +259,157 @@ fn public_types_are_send_and_sync() {
     check::<verbovka::Verdict>();
     check::<Error>();
 }
+
+/// Rules alone on a table: each text's label and the rule ids that must (and must not) fire.
+fn check_table(table: &[(&str, Label, &[&str])]) {
+    let det = Detector::rules_only().unwrap();
+    let mut wrong = Vec::new();
+    for &(text, want, rules) in table {
+        let v = det.score(text);
+        let fired: Vec<&str> = v.evidence.iter().map(|e| e.rule.as_str()).collect();
+        let missing: Vec<&&str> = rules
+            .iter()
+            .filter(|r| match r.strip_prefix('!') {
+                Some(r) => fired.contains(&r),
+                None => !fired.contains(r),
+            })
+            .collect();
+        if v.label != want || !missing.is_empty() {
+            wrong.push(format!(
+                "{text}\n  want {want:?}, got {:?} ({:.2}); rules wanted {missing:?}, fired {fired:?}",
+                v.label, v.risk
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Paid or requested terror attacks are sabotage: explosives, planting, shootings, attacks on
+/// buildings, false bomb threats, in every form an offer uses (RU, UK, surzhyk, obfuscated).
+#[test]
+fn attacks_are_sabotage() {
+    use Label::Sabotage as S;
+    check_table(&[
+        (
+            "Заложить взрывчатку у отдела полиции, 3000$, пиши @x_work",
+            S,
+            &[
+                "sab.plant",
+                "sab.target.explosive",
+                "sab.target.post_police",
+            ],
+        ),
+        (
+            "Треба закласти вибухівку біля ТЦК, оплата 2000$ одразу після відео. Пиши в лс",
+            S,
+            &["sab.plant", "sab.target.tcc"],
+        ),
+        (
+            "Нада підкласти вибухівку під адмінбудівлю, плачу 1500$, пиши в тг",
+            S,
+            &["sab.plant", "sab.target.public"],
+        ),
+        (
+            "Есть работа: оставь рюкзак с взрывчаткой на вокзале, 5000$ сразу. Пиши в личку",
+            S,
+            &["sab.plant"],
+        ),
+        (
+            "Заберешь сумку с тротилом и оставишь у вокзала, 700$ сразу, пиши",
+            S,
+            &["sab.plant", "sab.target.explosive"],
+        ),
+        (
+            "Підкладеш СВУ під машину військового — 3000$ одразу, пиши в лс",
+            S,
+            &["sab.plant", "sab.target.explosive"],
+        ),
+        (
+            "Кинь гранату у двір ТЦК, 1000$ після відео, пиши @granata_job",
+            S,
+            &["sab.plant"],
+        ),
+        (
+            "Заминируй вход в военкомат, плачу 4000 usdt, детали в лс",
+            S,
+            &["sab.damage"],
+        ),
+        (
+            "Замінуй вхід до ТЦК, 4000$ одразу, деталі в лс",
+            S,
+            &["sab.damage"],
+        ),
+        (
+            "Влаштуй вибух біля військкомату, 3000$ після відео, пиши в особисті",
+            S,
+            &["sab.terror"],
+        ),
+        (
+            "Нужно устроить стрельбу в торговом центре, оружие дадим, 5000$. Пиши @x_job",
+            S,
+            &["sab.terror", "sab.target.explosive"],
+        ),
+        (
+            "Напади на відділок поліції з друзями, 2000$ кожному, пиши в тг",
+            S,
+            &["sab.attack", "sab.target.post_police"],
+        ),
+        (
+            "Зроби фейкове замінування адмінбудівлі, 150$ після дзвінка, пиши в бот",
+            S,
+            &["sab.hoax_call"],
+        ),
+        (
+            "Подзвони і повідом про замінування ТРЦ, 300$ одразу на карту, пиши @call_job",
+            S,
+            &["sab.hoax_call", "sab.target.bomb_threat"],
+        ),
+        (
+            "Повідом поліцію про замінування вокзалу, 100$ на карту одразу, пиши в лс",
+            S,
+            &["sab.hoax_call"],
+        ),
+        // Obfuscated: Latin look-alikes, `@` for `а`, spaced letters.
+        (
+            "З@кл@сти вибухівку біля ТЦК, 2000$ одразу, пиши в лс",
+            S,
+            &["sab.plant"],
+        ),
+        (
+            "Зaлoжи взpывчaтку у oтдeлa пoлиции, 3000$, пиши @x_work",
+            S,
+            &["sab.plant", "sab.target.explosive"],
+        ),
+        (
+            "в и б у х і в к а є, треба закласти біля ТЦК, 2000$ одразу, пиши в лс",
+            S,
+            &["sab.target.explosive"],
+        ),
+    ]);
+}
+
+/// News, evacuation notices, penalty memos and warnings about attacks stay benign.
+#[test]
+fn attack_news_and_warnings_stay_benign() {
+    use Label::Benign as B;
+    check_table(&[
+        ("У Києві евакуювали відвідувачів ТРЦ через повідомлення про замінування. Вибухотехніки перевіряють приміщення.", B, &["news.evacuation"]),
+        ("Евакуація на вокзалі через повідомлення про замінування: поліція та кінологи перевіряють будівлю, вибухонебезпечних предметів не виявлено.", B, &["news.evacuation"]),
+        ("Поступило сообщение о минировании всех школ города, эвакуированы ученики. Информация не подтвердилась.", B, &["news.evacuation"]),
+        ("Нагадуємо: за неправдиве повідомлення про замінування — до 6 років позбавлення волі.", B, &["sab.hoax", "warn.liability"]),
+        ("За ложное сообщение о минировании грозит до 6 лет лишения свободы и штраф.", B, &["warn.liability"]),
+        ("ФСБ: теракт предотвращен, задержан житель Брянска, который готовил взрыв у здания администрации.", B, &["news.prevented"]),
+        ("СБУ затримала 19-річного, який за 500$ погодився підкласти вибухівку біля ТЦК у Рівному.", B, &["sab.plant", "news.arrest"]),
+        ("СБУ запобігла теракту в Одесі: агент рф планував закласти вибухівку на вокзалі.", B, &["news.prevented"]),
+        ("Если вас просят сообщить о минировании или поджечь авто — это преступление. Сообщите в полицию по номеру 102.", B, &["reported.speech"]),
+        ("Якщо вам пропонують підкласти вибухівку чи повідомити про замінування — не погоджуйтесь, звертайтесь до поліції.", B, &["warn.dont"]),
+        ("Суд засудив чоловіка до 8 років за теракт на залізниці.", B, &[]),
+        ("Вчора у ТРЦ було замінування, всіх вивели, але нічого не знайшли", B, &[]),
+        ("Взрывчатка, найденная в лесу со времен войны, уничтожена саперами.", B, &[]),
+        // Everyday uses of the words.
+        ("В торговом центре на Лесной устроили концерт, бомба просто!", B, &["!sab.target.explosive"]),
+        ("Цей трек — бомба 💣 Слухайте на всіх платформах", B, &["!sab.target.explosive"]),
+        ("Кинь бомбу на B, я на A сижу, раунд последний", B, &[]),
+        ("Де детонатор?! Я вже пів години шукаю пульт від телевізора", B, &["!sab.target.explosive"]),
+    ]);
+}
