@@ -25,7 +25,8 @@
 //! 1. **normalise** ([`normalize()`]): undo obfuscation — look-alike Latin/Greek/fullwidth/
 //!    mathematical letters, digits used as letters (`п0дж0г`), zero-width characters and soft
 //!    hyphens, emoji and asterisks between letters, letter spacing (`п о д ж о г`, `п.о.д.ж.о.г`), repeated
-//!    letters — while keeping a map from every normalised byte back to the original;
+//!    letters, Latin transliteration (`pidpalyty avto`, `4to`, `pi6i`) — while keeping a map
+//!    from every normalised byte back to the original;
 //! 2. **rules** ([`rules`]): weighted keywords (aho-corasick) and regexes (`RegexSet`) from a
 //!    TOML file embedded in the crate ([`rules::DEFAULT_RULES`]); each hit keeps its span;
 //! 3. **model** ([`Classifier`], [`model`]): small transformers trained for this task, fed the

@@ -20,13 +20,19 @@
 //! 5. four or more single letters separated by the same separator (`п о д ж о г`,
 //!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic
 //!    (two spaces between spaced-out words keep them apart);
-//! 6. every run of white space becomes one space (and step 5 runs once more on the result).
+//! 6. every run of white space becomes one space (and step 5 runs once more on the result);
+//! 7. Russian and Ukrainian written in Latin letters (`pidpalyty`, `zarabotok`, `4to`,
+//!    `pi6i`) are read back as Cyrillic, whole posts and runs of words, while English, names in
+//!    Cyrillic posts, links and handles stay as they are: the decision compares letter-trigram
+//!    models of Cyrillic and English words (module `translit`, which documents it).
 //!
 //! Normalising is idempotent: `normalize(normalize(x).as_str())` equals `normalize(x)`.
 //!
 //! Cost: one pass over the text in the common case (a text on which steps 3–5 have nothing
 //! to do), every step in turn otherwise. The map takes 8 bytes per normalised byte (offsets
 //! are `u32`; a text of 4 GiB or more gets `usize` offsets, twice that).
+
+mod translit;
 
 use crate::Span;
 use unicode_normalization::char::{compose, is_combining_mark};
@@ -106,7 +112,7 @@ impl Normalized {
 
 /// Normalises `text`; see the [module documentation](self) for what that does.
 pub fn normalize(text: &str) -> Normalized {
-    fast::normalize(text).unwrap_or_else(|| normalize_fully(text))
+    translit::apply(fast::normalize(text).unwrap_or_else(|| normalize_fully(text)))
 }
 
 /// Every step in turn, on a vector of [`Unit`]s.
@@ -1098,7 +1104,7 @@ mod tests {
                 fast_taken += 1;
                 assert_eq!(fast, full, "text {text:?}");
             }
-            assert_eq!(normalize(&text), full, "text {text:?}");
+            assert_eq!(normalize(&text), translit::apply(full), "text {text:?}");
         }
         // The generator must exercise the fast path too.
         assert!(fast_taken > 2_000, "{fast_taken}");
