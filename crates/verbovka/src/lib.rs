@@ -66,7 +66,8 @@
 //!
 //! Any `&str` is accepted: nothing panics, evidence spans always lie on character boundaries
 //! of the text given, and cost is linear in the text's length (regexes are finite automata;
-//! the model reads a bounded window and marks the verdict `truncated` when a text is longer).
+//! the model reads a long text in overlapping windows, at most 16 of them, and marks the verdict
+//! `truncated` when a text is longer than that).
 //! Rule files are validated when loaded: an unknown field, bad regex, non-canonical keyword or
 //! unknown category fails with an [`Error`] naming the rule.
 //!

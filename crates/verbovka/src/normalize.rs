@@ -16,7 +16,8 @@
 //!    `3аработок`, `з@работок`) — a number standing alone, `500$`, `10грн`, `@handle` and links
 //!    are left as they are;
 //! 4. runs of three or more identical letters are squeezed to one (`зааааработок`), before
-//!    and after step 3;
+//!    and after step 3, and runs of four or more identical symbols to three (`!!!!!!…`, `🔥🔥🔥🔥`:
+//!    padding that would push an offer out of the model's view);
 //! 5. four or more single letters separated by the same separator (`п о д ж о г`,
 //!    `п.о.д.ж.о.г`, `п-о-д-ж-о-г`) are joined into one word, when that word is Cyrillic
 //!    (two spaces between spaced-out words keep them apart);
@@ -484,7 +485,14 @@ fn map_word(w: &mut [Unit]) {
     }
 }
 
-/// Step 4: runs of three or more identical letters become one. With `only`, limited to ranges.
+/// A symbol whose long runs are padding (`!!!!…`, `....`, `🔥🔥🔥🔥`): neither a word character
+/// nor white space.
+fn is_padding_symbol(c: char) -> bool {
+    c != ' ' && !is_word_char(c)
+}
+
+/// Step 4: runs of three or more identical letters become one, runs of four or more identical
+/// symbols three. With `only`, limited to ranges.
 fn squeeze(units: &mut Vec<Unit>, only: Option<&[(usize, usize)]>) {
     let n = units.len();
     if !units
@@ -512,6 +520,11 @@ fn squeeze(units: &mut Vec<Unit>, only: Option<&[(usize, usize)]>) {
             // Keep the first, let it cover the whole run in the original.
             units[i].end = units[j - 1].end;
             keep[i + 1..j].iter_mut().for_each(|k| *k = false);
+            any = true;
+        } else if j - i >= 4 && is_padding_symbol(c) && inside {
+            // `!!!!!!…`, `🔥🔥🔥🔥…`: three stay (emphasis), the third covers the rest.
+            units[i + 2].end = units[j - 1].end;
+            keep[i + 3..j].iter_mut().for_each(|k| *k = false);
             any = true;
         }
         i = j;
@@ -640,7 +653,7 @@ fn worth_joining(units: &[Unit], words: &[(usize, usize)]) -> bool {
 mod fast {
     use super::{
         digit_as_letter, fold_letter, is_apostrophe, is_cyrillic, is_emoji, is_invisible,
-        is_letter, is_spacing_sep, is_word_char, lookalike, Normalized, SrcMap,
+        is_letter, is_padding_symbol, is_spacing_sep, is_word_char, lookalike, Normalized, SrcMap,
     };
     use unicode_normalization::char::is_combining_mark;
     use unicode_normalization::UnicodeNormalization;
@@ -795,6 +808,8 @@ mod fast {
         src: Vec<(u32, u32)>,
         /// The last two characters before collapsing (for runs of identical letters).
         prev: [char; 2],
+        /// How many times `prev[1]` stands in a row.
+        same: u32,
         /// The classes of the current word's characters, or-ed (0 outside words).
         word: Class,
         spacing: SpacingCheck,
@@ -815,6 +830,7 @@ mod fast {
                 text: String::with_capacity(capacity),
                 src: Vec::with_capacity(capacity),
                 prev: ['\0'; 2],
+                same: 0,
                 word: 0,
                 spacing: SpacingCheck::default(),
                 emoji: Vec::new(),
@@ -861,6 +877,11 @@ mod fast {
         fn write(&mut self, c: char, k: Class, start: u32, end: u32) -> Result<(), GiveUp> {
             // Step 4 would squeeze three identical letters.
             if c == self.prev[1] && c == self.prev[0] && k & LETTER != 0 {
+                return Err(GiveUp);
+            }
+            // Step 4 would cut a run of four or more identical symbols.
+            self.same = if c == self.prev[1] { self.same + 1 } else { 1 };
+            if self.same >= 4 && is_padding_symbol(c) {
                 return Err(GiveUp);
             }
             if c == ' ' && self.prev[1] == ' ' {
@@ -997,6 +1018,8 @@ mod tests {
             ("под🔥*жог", "поджог"),
             ("**жирный** текст, 2 * 3", "**жирный** текст, 2 * 3"),
             ("зааааработок", "заработок"),
+            ("оплата!!!!!!!!!! пиши...", "оплата!!! пиши..."),
+            ("🔥🔥🔥🔥🔥🔥 работа", "🔥🔥🔥 работа"),
             ("Ёлка", "елка"),
             ("пiдпал", "підпал"),
             ("п’ять", "п'ять"),

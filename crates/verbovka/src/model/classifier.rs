@@ -32,15 +32,25 @@ const DEFAULT_BATCH: usize = 32;
 /// 182 / 186 / 190 / 200 µs/post; on the bench corpus 116–118 µs/post whatever the cap.
 const MAX_TOKENS: usize = 256;
 
+/// Windows read per text by default: a text longer than the model's `max_len` tokens is read
+/// in overlapping windows of `max_len` tokens, half a window apart (the last one ends with the
+/// text), and each category's logit is the largest over its windows, so that an offer after a
+/// long preamble or a padding of junk is still seen. 16 windows of 128 tokens cover 1,088
+/// tokens (about 4,500 characters, more than a Telegram post holds); a longer text is read to
+/// there and marked truncated. Cost: at most 16 × `max_len` tokens per text.
+const DEFAULT_WINDOWS: usize = 16;
+
 /// Work buffers of one engine call in flight: the tokenizer's and the engine's scratch and the
-/// token ids of the texts being scored.
+/// token ids of the windows being scored.
 #[derive(Default)]
 struct Workspace {
     engine: Scratch,
     tok: TokScratch,
+    /// The ids of the text being split into windows.
+    text_ids: Vec<u32>,
     ids: Vec<u32>,
-    /// `ids[start..end]` of each text.
-    ranges: Vec<(usize, usize)>,
+    /// `ids[start..end]` of each window, and the index (in the call) of its text.
+    ranges: Vec<(usize, usize, usize)>,
 }
 
 /// Workspaces kept between calls: a call checks one out and gives it back, so the pool holds
@@ -73,7 +83,11 @@ impl WorkspacePool {
         self.0.lock().map_or((0, 0), |v| {
             let bytes = v
                 .iter()
-                .map(|w| w.engine.bytes() + w.ids.capacity() * 4 + w.ranges.capacity() * 16)
+                .map(|w| {
+                    w.engine.bytes()
+                        + (w.ids.capacity() + w.text_ids.capacity()) * 4
+                        + w.ranges.capacity() * 24
+                })
                 .sum();
             (v.len(), bytes)
         })
@@ -92,8 +106,11 @@ impl std::fmt::Debug for WorkspacePool {
 
 /// The small transformer encoder as a [`Classifier`].
 ///
-/// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised and truncated
-/// to the first [`ModelConfig::max_len`] tokens (reported as [`ModelOutput::truncated`]); user
+/// Inputs are **normalised** texts (`verbovka::normalize`). Each text is tokenised and read in
+/// windows of [`ModelConfig::max_len`] tokens, half a window apart, each category taking its
+/// largest logit over the windows (so that nothing put in front of an offer hides it); up to
+/// 16 windows by default ([`Self::with_max_windows`]), a longer text is read to there and
+/// reported as [`ModelOutput::truncated`]. User
 /// text never produces the tokenizer's special tokens (a typed `<mask>` is read as the
 /// characters it is). The
 /// texts are scored in consecutive batches of at most [`Self::with_batch_size`] texts and about
@@ -123,6 +140,8 @@ pub struct TransformerClassifier {
     batch_size: usize,
     /// Most tokens per engine call (a batch also closes at `batch_size` texts).
     max_tokens: usize,
+    /// Most windows read per text.
+    max_windows: usize,
     parallel: bool,
     calibration: Option<Calibration>,
 }
@@ -245,6 +264,7 @@ impl TransformerClassifier {
             pool: Arc::default(),
             batch_size: DEFAULT_BATCH,
             max_tokens: MAX_TOKENS,
+            max_windows: DEFAULT_WINDOWS,
             parallel: true,
             calibration: None,
         })
@@ -253,6 +273,13 @@ impl TransformerClassifier {
     /// Sets how many texts go through the encoder at once, and per parallel task (default 32).
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Sets how many windows of `max_len` tokens are read per text (default 16; 1 reads only
+    /// the beginning, as versions before 2026-12 did).
+    pub fn with_max_windows(mut self, windows: usize) -> Self {
+        self.max_windows = windows.max(1);
         self
     }
 
@@ -349,9 +376,13 @@ impl TransformerClassifier {
         let Workspace {
             engine,
             tok,
+            text_ids,
             ids,
             ranges,
         } = ws;
+        let window = self.config.max_len.max(1);
+        let stride = (window / 2).max(1);
+        let limit = window + (self.max_windows - 1) * stride;
         let mut done = 0;
         while done < texts.len() {
             // Tokenise texts until the call holds `batch_size` texts or `max_tokens` tokens.
@@ -362,18 +393,36 @@ impl TransformerClassifier {
                 let (Some(t), Some(o)) = (texts.get(end), out.get_mut(end)) else {
                     break;
                 };
-                let start = ids.len();
-                o.truncated = self.encoder.encode_into(t, ids, tok)?;
-                ranges.push((start, ids.len()));
+                text_ids.clear();
+                o.truncated = self.encoder.encode_prefix_into(t, text_ids, tok, limit)?;
+                let n = text_ids.len();
+                let mut s = 0;
+                loop {
+                    let e = (s + window).min(n);
+                    let start = ids.len();
+                    ids.extend_from_slice(&text_ids[s..e]);
+                    ranges.push((start, ids.len(), end - done));
+                    if e >= n {
+                        break;
+                    }
+                    s = (s + stride).min(n - window);
+                }
                 end += 1;
                 if ids.len() >= self.max_tokens {
                     break;
                 }
             }
-            let rows: Vec<&[u32]> = ranges.iter().map(|&(a, b)| &ids[a..b]).collect();
+            let rows: Vec<&[u32]> = ranges.iter().map(|&(a, b, _)| &ids[a..b]).collect();
             let logits = self.fast.forward_with(&rows, self.config.pad_id, engine)?;
-            for (o, l) in out.iter_mut().skip(done).zip(logits) {
-                o.logits = PerCategory(l);
+            let chunk = &mut out[done..end];
+            for o in chunk.iter_mut() {
+                o.logits = PerCategory([f32::NEG_INFINITY; 3]);
+            }
+            for (&(_, _, k), l) in ranges.iter().zip(logits) {
+                let o = &mut chunk[k];
+                for (m, x) in o.logits.0.iter_mut().zip(l) {
+                    *m = m.max(x);
+                }
             }
             done = end;
         }
@@ -506,6 +555,63 @@ mod tests {
                 "{text}: {ids:?}"
             );
         }
+    }
+
+    /// A long text is read in windows: its logits are the largest of its windows' own (each
+    /// scored alone through `predict_ids`), an offer after 200 `!` or a long preamble is seen,
+    /// and the text is truncated only past the last window.
+    #[test]
+    fn long_texts_are_read_in_windows() {
+        let clf = shipped().with_parallel(false);
+        let offer = "подожги релейный шкаф и сними на видео, оплата в крипте, пиши в бот";
+        let padded = format!("{} {offer}", "!".repeat(200));
+        let preamble = format!("{} {offer}", "рецепт шашлику на вихідні, ".repeat(60));
+        let texts: Vec<String> = [offer, padded.as_str(), preamble.as_str()]
+            .iter()
+            .map(|t| crate::normalize(t).into_string())
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let out = clf.predict(&texts).expect("predict");
+        let first_only = clf
+            .clone()
+            .with_max_windows(1)
+            .predict(&texts)
+            .expect("one window");
+        let enc = clf.text_encoder();
+        for (i, text) in texts.iter().enumerate() {
+            let ids = enc.encode_all(text).expect("encode");
+            let (w, s) = (enc.max_len(), enc.max_len() / 2);
+            let mut starts = vec![0];
+            while starts.last().copied().unwrap_or(0) + w < ids.len() {
+                let next = (starts.last().copied().unwrap_or(0) + s).min(ids.len() - w);
+                starts.push(next);
+            }
+            let rows: Vec<&[u32]> = starts
+                .iter()
+                .map(|&a| &ids[a..(a + w).min(ids.len())])
+                .collect();
+            let each = clf.predict_ids(&rows).expect("windows");
+            for k in 0..3 {
+                let want = each.iter().map(|l| l[k]).fold(f32::NEG_INFINITY, f32::max);
+                assert!(
+                    (out[i].logits.0[k] - want).abs() < 1e-5,
+                    "text {i} category {k}"
+                );
+                assert!(out[i].logits.0[k] >= first_only[i].logits.0[k] - 1e-5);
+            }
+            assert!(!out[i].truncated, "text {i} fits 16 windows");
+            assert_eq!(first_only[i].truncated, ids.len() > w);
+        }
+        // The offer is found behind the padding as well as alone.
+        let sabotage = |o: &ModelOutput| o.logits.0[0];
+        assert!(sabotage(&out[0]) > 0.0, "{:?}", out[0]);
+        assert!(
+            sabotage(&out[1]) > 0.0 && sabotage(&out[2]) > 0.0,
+            "{out:?}"
+        );
+        // Past 16 windows the text is read to there and marked truncated.
+        let huge = "рецепт шашлику на вихідні. ".repeat(400);
+        assert!(clf.predict(&[huge.as_str()]).expect("huge")[0].truncated);
     }
 
     /// The portable engine (CPUs without AVX-512) gives the same scores.

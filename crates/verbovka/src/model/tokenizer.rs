@@ -92,14 +92,25 @@ impl TextEncoder {
         out: &mut Vec<u32>,
         scratch: &mut TokScratch,
     ) -> Result<bool> {
+        self.encode_prefix_into(text, out, scratch, self.max_len)
+    }
+
+    /// Appends the first `limit` ids of `text` to `out`; true when something was cut off.
+    pub(crate) fn encode_prefix_into(
+        &self,
+        text: &str,
+        out: &mut Vec<u32>,
+        scratch: &mut TokScratch,
+        limit: usize,
+    ) -> Result<bool> {
         let from = out.len();
         match &self.fast {
-            // Stops one id past the window: enough to know it was truncated.
-            Ok(f) => f.encode(text, out, scratch, from + self.max_len),
+            // Stops one id past the limit: enough to know it was truncated.
+            Ok(f) => f.encode(text, out, scratch, from + limit),
             Err(_) => out.extend(self.encode_reference(text)?),
         }
-        let truncated = out.len() - from > self.max_len;
-        out.truncate(from + self.max_len);
+        let truncated = out.len() - from > limit;
+        out.truncate(from + limit);
         Ok(truncated)
     }
 }
