@@ -3,8 +3,11 @@
 //! # Rule evidence
 //! Every rule counts once, however often it matches (repeating a word adds nothing). Rules of
 //! the same role and scope are partly redundant (two target rules are two views of one
-//! target), so within a role the strongest rule counts fully and each other one half:
-//! `R = max + ½·(sum − max)`. For each category `c`:
+//! target), so within a role the strongest rule counts fully and the others half, up to a cap:
+//! `R = max + ½·min(sum − max, role_rest_cap)`, with `role_rest_cap` from the rule file
+//! (1 by default, so a role adds at most ½ over its strongest rule: a long war report naming
+//! an airfield, aircraft, troops and strikes does not add up to an offer). For each category
+//! `c`:
 //!
 //! * `core(c)`  = Σ over roles of `R` for the positive rules scoped to `c` that fired
 //!   (actions, targets, hooks);
@@ -179,10 +182,12 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
             max[slot][role] = max[slot][role].max(weight);
         }
     }
-    // Within a role, the strongest rule counts fully and the others half.
+    // Within a role, the strongest rule counts fully and the others half, up to the cap.
+    // `sum − max` never falls when a rule is added, so the total stays monotone.
+    let cap = rules.scoring().role_rest_cap;
     let total = |slot: usize| -> f32 {
         (0..ROLES)
-            .map(|r| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]))
+            .map(|r| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]).min(cap))
             .sum()
     };
     let counter = counter.min(rules.scoring().counter_cap);

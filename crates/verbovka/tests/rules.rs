@@ -413,3 +413,118 @@ fn attack_news_and_warnings_stay_benign() {
         ("Де детонатор?! Я вже пів години шукаю пульт від телевізора", B, &["!sab.target.explosive"]),
     ]);
 }
+
+/// Whether `rule` fires on `text` (rules alone).
+fn fires(text: &str, rule: &str) -> bool {
+    let det = Detector::rules_only().unwrap();
+    det.score(text).evidence.iter().any(|e| e.rule == rule)
+}
+
+/// A channel's own handle or link ending a post is a signature, not a "write to me": it
+/// counts nothing as contact. An invitation to write before it, or a handle elsewhere, counts.
+#[test]
+fn a_channel_signature_adds_nothing() {
+    let signatures = [
+        (
+            "Курс долара на сьогодні: купівля 41.2, продаж 41.6\n@kurs_valut_ua",
+            "contact.handle",
+        ),
+        ("Курс доллара 41.2\n\n@kurs_valut_ua 💵", "contact.handle"),
+        (
+            "Вибухи у Львові: ворог бив по об'єкту енергетики.\nПодписаться | t.me/news_kyiv",
+            "contact.link",
+        ),
+        ("Подробиці: t.me/lviv_novyny", "contact.link"),
+        (
+            "Ворог атакував Одесу дронами, є влучання\n@odesa_online | t.me/odesa_online",
+            "contact.handle",
+        ),
+        (
+            "Ворог атакував Одесу дронами, є влучання\n@odesa_online | t.me/odesa_online",
+            "contact.link",
+        ),
+        ("Прислать новость: @news_kyiv_bot", "contact.handle"),
+        ("Подробиці: t.me/lviv_novyny/1234", "contact.link"),
+    ];
+    for (text, rule) in signatures {
+        assert!(!fires(text, rule), "{rule} fired on a signature: {text}");
+    }
+    let invitations = [
+        (
+            "Робота для сміливих, 500$ за вечір. Пиши @x_work",
+            "contact.handle",
+        ),
+        (
+            "Есть задание на вечер, 300$ сразу. Детали в лс @x_work",
+            "contact.handle",
+        ),
+        (
+            "Потрібні люди на разове завдання, звертайтесь: t.me/x_job",
+            "contact.link",
+        ),
+        (
+            "Пиши @x_work, оплата 500$ сразу после видео",
+            "contact.handle",
+        ),
+        (
+            "Работа для смелых, пишите мне в личку @x_work 💰",
+            "contact.handle",
+        ),
+    ];
+    for (text, rule) in invitations {
+        assert!(
+            fires(text, rule),
+            "{rule} did not fire on an invitation: {text}"
+        );
+    }
+    // Only the signature is neutral: the same handle earlier in the post still counts.
+    assert!(fires(
+        "@x_work — підпали авто ЗСУ, 500$ одразу\n@x_work",
+        "contact.handle"
+    ));
+}
+
+#[test]
+fn neutral_needs_a_valid_pattern_and_unless_needs_neutral() {
+    let base = "[[rule]]\nid = \"r1\"\ncategory = \"any\"\nrole = \"contact\"\nweight = 1.0\nexplain = \"x\"\npatterns = ['@[a-z]+']\n";
+    let e = rule_error(&format!("{base}neutral_unless = ['пиш']\n"));
+    assert!(
+        matches!(&e, Error::Rule { rule, message } if rule == "r1" && message.contains("neutral")),
+        "{e}"
+    );
+    let e = rule_error(&format!("{base}neutral = ['(unclosed']\n"));
+    assert!(
+        matches!(&e, Error::Rule { rule, .. } if rule == "r1"),
+        "{e}"
+    );
+    let spec = RuleSpec::from_toml(&format!("{base}neutral = ['@[a-z]+$']\n"), "t").unwrap();
+    let set = RuleSet::compile(&spec).unwrap();
+    assert_eq!(
+        set.find("канал @abc").len(),
+        0,
+        "the trailing match is neutral"
+    );
+    let hits = set.find("@abc канал @abc");
+    assert_eq!(
+        (hits.len(), hits[0].span.start),
+        (1, 0),
+        "an earlier match still fires"
+    );
+}
+
+/// Many weak words of one role (a long war report naming an airfield, aircraft, vehicles,
+/// troops, strikes) do not add up to reconnaissance on rules alone; an ad naming fewer of them
+/// with a task, payment and contact still does.
+#[test]
+fn one_role_saturates() {
+    let det = Detector::rules_only().unwrap();
+    let news = "Вночі атакували аеродром під Миргородом. За даними Повітряних сил, у районі \
+        аеродрому були літаки та техніка, військові встигли вивести частину колони. Місця \
+        влучання, наслідки удару та позиції ППО уточнюються, фото і відео з'являться пізніше. \
+        Рух на мосту та біля вокзалу відновлено, солдати допомагають розбирати завали, на \
+        блокпостах черги, координати не публікуються.";
+    let v = det.score(news);
+    assert_eq!(v.label, Label::Benign, "{:.2} {news}", v.risk);
+    let ad = "Треба сфотографувати аеродром і літаки, скинути координати. 300$ одразу, пиши в лс";
+    assert_eq!(det.score(ad).label, Label::Reconnaissance, "{ad}");
+}

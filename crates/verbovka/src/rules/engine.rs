@@ -24,6 +24,50 @@ pub struct RuleSet {
     patterns: Option<RegexSet>,
     /// For each set pattern: its rule and the same regex alone, to find the span.
     pattern_rules: Vec<(usize, Regex)>,
+    /// Per rule: where its matches count nothing (`neutral` in the rule file), if anywhere.
+    neutral: Vec<Option<Neutral>>,
+}
+
+/// A rule's `neutral` and `neutral_unless` regexes, compiled.
+#[derive(Debug, Clone)]
+struct Neutral {
+    within: Vec<Regex>,
+    unless: Vec<Regex>,
+}
+
+impl Neutral {
+    /// The byte ranges of `text` where the rule's matches count nothing: matches of `within`
+    /// inside which no `unless` regex matches.
+    fn ranges(&self, text: &str) -> Vec<(usize, usize)> {
+        self.within
+            .iter()
+            .flat_map(|re| re.find_iter(text))
+            .filter(|m| !self.unless.iter().any(|u| u.is_match(m.as_str())))
+            .map(|m| (m.start(), m.end()))
+            .collect()
+    }
+}
+
+/// The neutral ranges of each rule that has any, found once per text on first need.
+struct NeutralCache<'a> {
+    set: &'a RuleSet,
+    text: &'a str,
+    ranges: Vec<Option<Vec<(usize, usize)>>>,
+}
+
+impl NeutralCache<'_> {
+    /// Whether the match `start..end` of `rule` lies inside one of its neutral ranges.
+    fn covers(&mut self, rule: usize, start: usize, end: usize) -> bool {
+        let Some(Some(neutral)) = self.set.neutral.get(rule) else {
+            return false;
+        };
+        let Some(slot) = self.ranges.get_mut(rule) else {
+            return false;
+        };
+        slot.get_or_insert_with(|| neutral.ranges(self.text))
+            .iter()
+            .any(|&(a, b)| a <= start && end <= b)
+    }
 }
 
 /// How an automaton match becomes a hit of a rule.
@@ -167,6 +211,20 @@ impl RuleSet {
                 sources.push(p.clone());
             }
         }
+        let mut neutral = Vec::with_capacity(spec.rules.len());
+        for r in &spec.rules {
+            let compile = |sources: &[String]| -> Result<Vec<Regex>> {
+                sources.iter().map(|p| compile_regex(p, &r.id, p)).collect()
+            };
+            neutral.push(if r.neutral.is_empty() {
+                None
+            } else {
+                Some(Neutral {
+                    within: compile(&r.neutral)?,
+                    unless: compile(&r.neutral_unless)?,
+                })
+            });
+        }
         let patterns = if sources.is_empty() {
             None
         } else {
@@ -188,6 +246,7 @@ impl RuleSet {
             phrases,
             patterns,
             pattern_rules,
+            neutral,
         })
     }
 
@@ -201,16 +260,26 @@ impl RuleSet {
         self.scoring
     }
 
-    /// Every rule that fires on a *normalised* text, once each with its leftmost match,
-    /// ordered by position. A stem's span covers the whole word it starts.
+    /// Every rule that fires on a *normalised* text, once each with its leftmost match
+    /// outside the rule's `neutral` ranges, ordered by position. A stem's span covers the
+    /// whole word it starts.
     pub fn find(&self, normalized: &str) -> Vec<Hit> {
         let text = normalized;
         let mut first: Vec<Option<Span>> = vec![None; self.rules.len()];
+        let mut neutral = NeutralCache {
+            set: self,
+            text,
+            ranges: vec![None; self.rules.len()],
+        };
         let mut note = |rule: usize, start: usize, end: usize| {
+            if neutral.covers(rule, start, end) {
+                return false;
+            }
             let slot = &mut first[rule];
             if slot.is_none_or(|s| start < s.start) {
                 *slot = Some(Span { start, end });
             }
+            true
         };
         if let Some(ac) = &self.keywords {
             for m in ac.find_overlapping_iter(text) {
@@ -221,8 +290,12 @@ impl RuleSet {
                 let ends_word = at_word_end(text, e);
                 for kw in &self.keyword_rules[m.pattern().as_usize()] {
                     match *kw {
-                        Keyword::Exact(rule) if ends_word => note(rule, s, e),
-                        Keyword::Prefix(rule) => note(rule, s, word_end(text, e)),
+                        Keyword::Exact(rule) if ends_word => {
+                            note(rule, s, e);
+                        }
+                        Keyword::Prefix(rule) => {
+                            note(rule, s, word_end(text, e));
+                        }
                         Keyword::Phrase {
                             rule,
                             regex,
@@ -245,8 +318,11 @@ impl RuleSet {
         if let Some(set) = &self.patterns {
             for pi in set.matches(text).iter() {
                 let (rule, re) = &self.pattern_rules[pi];
-                if let Some(m) = re.find_iter(text).find(|m| !m.is_empty()) {
-                    note(*rule, m.start(), m.end());
+                // The leftmost non-empty match that is not neutral (`note` skips those).
+                for m in re.find_iter(text).filter(|m| !m.is_empty()) {
+                    if note(*rule, m.start(), m.end()) {
+                        break;
+                    }
                 }
             }
         }

@@ -123,6 +123,16 @@ pub struct RuleDef {
     /// Regular expressions over the normalised text.
     #[serde(default)]
     pub patterns: Vec<String>,
+    /// Where the rule's matches count nothing: regexes over the normalised text; a match of
+    /// the rule (keyword or pattern) lying wholly inside a match of one of these is skipped,
+    /// and the rule fires only if it matches elsewhere. A channel's own handle ending a post
+    /// is a signature, not a "write to me".
+    #[serde(default)]
+    pub neutral: Vec<String>,
+    /// Regexes that void a `neutral` match when one of them matches inside it: an invitation
+    /// to write next to the handle makes it count again.
+    #[serde(default)]
+    pub neutral_unless: Vec<String>,
 }
 
 /// Constants of the scoring formula (see [`crate::scoring`]).
@@ -147,7 +157,19 @@ pub struct ScoringSpec {
     /// less up to `short_text_letters`).
     #[serde(default)]
     pub short_text_prior: f32,
+    /// The most that a role's weaker rules add together, before their ½ (see
+    /// [`crate::scoring`]): many weak target words in a long news text do not add up to an
+    /// offer. `inf` is the old unbounded sum.
+    #[serde(default = "default_role_rest_cap")]
+    pub role_rest_cap: f32,
 }
+
+fn default_role_rest_cap() -> f32 {
+    ROLE_REST_CAP
+}
+
+/// The default [`ScoringSpec::role_rest_cap`].
+const ROLE_REST_CAP: f32 = 1.0;
 
 fn default_quoted_weight() -> f32 {
     0.5
@@ -161,6 +183,7 @@ impl Default for ScoringSpec {
             quoted_weight: default_quoted_weight(),
             short_text_letters: 0,
             short_text_prior: 0.0,
+            role_rest_cap: default_role_rest_cap(),
         }
     }
 }
@@ -219,10 +242,12 @@ impl RuleSpec {
             || self.scoring.counter_cap < 0.0
             || !(0.0..=1.0).contains(&self.scoring.quoted_weight)
             || !(0.0..=20.0).contains(&self.scoring.short_text_prior)
+            || self.scoring.role_rest_cap.is_nan()
+            || self.scoring.role_rest_cap < 0.0
         {
             return Err(Error::Config(format!(
-                "scoring: bias must be finite, counter_cap ≥ 0, quoted_weight in [0, 1] and \
-                 short_text_prior in [0, 20], got {:?}",
+                "scoring: bias must be finite, counter_cap ≥ 0, quoted_weight in [0, 1], \
+                 short_text_prior in [0, 20] and role_rest_cap ≥ 0, got {:?}",
                 self.scoring
             )));
         }
@@ -246,6 +271,9 @@ impl RuleSpec {
             }
             if r.keywords.is_empty() && r.patterns.is_empty() {
                 return Err(err("needs at least one keyword or pattern".into()));
+            }
+            if !r.neutral_unless.is_empty() && r.neutral.is_empty() {
+                return Err(err("`neutral_unless` needs `neutral` patterns".into()));
             }
             if r.role.is_negative() && r.category != Scope::Any {
                 return Err(err(format!(
