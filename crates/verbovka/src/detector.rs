@@ -44,6 +44,7 @@ pub struct DetectorBuilder {
     classifier: Option<Option<Arc<dyn Classifier>>>,
     fusion: Option<Fusion>,
     thresholds: Option<Thresholds>,
+    alarm_rate: Option<f64>,
 }
 
 impl DetectorBuilder {
@@ -71,6 +72,15 @@ impl DetectorBuilder {
         self
     }
 
+    /// Uses the model calibration's operating point with the best dev recall that flagged at
+    /// most this share of dev's real messages (e.g. `1e-3`: 10 per 10,000); see
+    /// [`crate::Calibration::thresholds_for_alarm_rate`]. [`Self::thresholds`] wins over it. `build`
+    /// fails when the model has no such point.
+    pub fn alarm_rate(mut self, alarms_per_message: f64) -> Self {
+        self.alarm_rate = Some(alarms_per_message);
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Detector> {
         let rules = match self.rules {
@@ -84,12 +94,27 @@ impl DetectorBuilder {
         let calibration = classifier.as_ref().and_then(|c| c.calibration());
         let fusion = self
             .fusion
-            .or(calibration.map(|c| c.fusion))
+            .or(calibration.as_ref().map(|c| c.fusion))
             .unwrap_or_default();
         fusion.validate()?;
+        let budget = match (self.thresholds, self.alarm_rate) {
+            (None, Some(rate)) => Some(
+                calibration
+                    .as_ref()
+                    .ok_or_else(|| {
+                        Error::Config(
+                            "alarm_rate needs a model whose calibration has operating points"
+                                .into(),
+                        )
+                    })?
+                    .thresholds_for_alarm_rate(rate)?,
+            ),
+            _ => None,
+        };
         let thresholds = self
             .thresholds
-            .or(calibration.map(|c| c.thresholds))
+            .or(budget)
+            .or(calibration.as_ref().map(|c| c.thresholds))
             .unwrap_or_default();
         thresholds.validate()?;
         Ok(Detector {

@@ -342,20 +342,93 @@ impl Fusion {
 /// Fusion constants and thresholds fitted for one model on its dev split; they travel with
 /// the model (`calibration.json` beside its weights) and a [`crate::Detector`] built with that
 /// model uses them unless told otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calibration {
     /// How model logits and rule evidence combine.
     pub fusion: Fusion,
-    /// Per-category thresholds on the fused scores.
+    /// Per-category thresholds on the fused scores (the shipped operating point).
     pub thresholds: Thresholds,
+    /// Other thresholds the same fit allows, with what they gave on dev, in order of rising
+    /// alarm rate: pick one by alarm budget with [`Calibration::thresholds_for_alarm_rate`]
+    /// (or [`crate::DetectorBuilder::alarm_rate`]). Empty in calibrations made before 2026-12.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operating_points: Vec<OperatingPoint>,
+}
+
+/// One choice of thresholds and what it gave on the dev split it was measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatingPoint {
+    /// The per-category thresholds.
+    pub thresholds: Thresholds,
+    /// Dev real messages (the background: Telegram channels, chats, comments, …) flagged, per
+    /// 10,000.
+    pub alarms_per_10k: f32,
+    /// Share of dev positives flagged (any category).
+    pub recall: f32,
+    /// Share of dev hard negatives (news, warnings, job ads, …) flagged.
+    pub hard_fpr: f32,
 }
 
 impl Calibration {
-    /// Checks both parts.
+    /// Checks both parts and every operating point.
     pub fn validate(&self) -> Result<()> {
         self.fusion.validate()?;
-        self.thresholds.validate()
+        self.thresholds.validate()?;
+        for p in &self.operating_points {
+            p.thresholds.validate()?;
+            let rate = |x: f32| x.is_finite() && (0.0..=1.0).contains(&x);
+            if !(p.alarms_per_10k.is_finite()
+                && (0.0..=10_000.0).contains(&p.alarms_per_10k)
+                && rate(p.recall)
+                && rate(p.hard_fpr))
+            {
+                return Err(Error::Config(format!(
+                    "operating point out of range (alarms per 10,000 in [0, 10000], rates in [0, 1]): {p:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The thresholds of the operating point with the highest dev recall among those that
+    /// flagged at most `alarms_per_message` of dev's real messages (e.g. `1e-3`: 10 alarms
+    /// per 10,000). The rate was measured on dev text, not on yours: check it on a sample of
+    /// your own traffic. Fails when the calibration has no operating points or none is
+    /// within the budget (the message names the lowest rate available).
+    pub fn thresholds_for_alarm_rate(&self, alarms_per_message: f64) -> Result<Thresholds> {
+        if !(alarms_per_message.is_finite() && alarms_per_message >= 0.0) {
+            return Err(Error::Config(format!(
+                "alarm rate must be a finite share >= 0, got {alarms_per_message}"
+            )));
+        }
+        let budget = alarms_per_message * 10_000.0;
+        let best = self
+            .operating_points
+            .iter()
+            .filter(|p| p.alarms_per_10k as f64 <= budget + 1e-9)
+            .max_by(|a, b| {
+                a.recall
+                    .total_cmp(&b.recall)
+                    .then(b.alarms_per_10k.total_cmp(&a.alarms_per_10k))
+            });
+        match best {
+            Some(p) => Ok(p.thresholds),
+            None => {
+                let lowest = self
+                    .operating_points
+                    .iter()
+                    .map(|p| p.alarms_per_10k)
+                    .min_by(f32::total_cmp);
+                Err(Error::Config(match lowest {
+                    Some(l) => format!(
+                        "no operating point flags at most {budget:.2} per 10,000 messages (lowest: {l:.2} per 10,000)"
+                    ),
+                    None => "this calibration has no operating points (refit it with the lab's calibrate)".to_string(),
+                }))
+            }
+        }
     }
 }
 
@@ -411,6 +484,43 @@ keywords = ["задержан"]
                 factor: 1.0,
             })
             .collect()
+    }
+
+    /// The alarm budget picks the best-recall point within it, and says what is available
+    /// when none is; bad points and rates are errors.
+    #[test]
+    fn thresholds_for_alarm_rate_picks_within_the_budget() {
+        let point = |t: f32, alarms: f32, recall: f32| OperatingPoint {
+            thresholds: Thresholds(PerCategory::splat(t)),
+            alarms_per_10k: alarms,
+            recall,
+            hard_fpr: 0.01,
+        };
+        let mut cal = Calibration {
+            fusion: Fusion::default(),
+            thresholds: Thresholds(PerCategory::splat(0.5)),
+            operating_points: vec![
+                point(0.9, 0.5, 0.80),
+                point(0.7, 2.0, 0.90),
+                point(0.5, 9.0, 0.95),
+            ],
+        };
+        cal.validate().unwrap();
+        let t = |cal: &Calibration, rate: f64| {
+            cal.thresholds_for_alarm_rate(rate)
+                .map(|t| t.0[Category::Sabotage])
+        };
+        assert_eq!(t(&cal, 1e-3).unwrap(), 0.5); // 10 per 10,000
+        assert_eq!(t(&cal, 2e-4).unwrap(), 0.7); // 2 per 10,000
+        assert_eq!(t(&cal, 1e-4).unwrap(), 0.9);
+        let err = t(&cal, 1e-5).unwrap_err().to_string();
+        assert!(err.contains("lowest: 0.50 per 10,000"), "{err}");
+        assert!(t(&cal, f64::NAN).is_err() && t(&cal, -1.0).is_err());
+        cal.operating_points.push(point(0.5, f32::NAN, 0.9));
+        assert!(cal.validate().is_err());
+        cal.operating_points.clear();
+        let err = t(&cal, 1.0).unwrap_err().to_string();
+        assert!(err.contains("no operating points"), "{err}");
     }
 
     #[test]

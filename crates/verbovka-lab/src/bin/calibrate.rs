@@ -16,11 +16,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use verbovka::Detector;
 use verbovka_lab::calibrate::{
-    fit_calibration, CalibrationItem, CalibrationObjective, CalibrationTargets,
+    fit_calibration, operating_points, CalibrationItem, CalibrationObjective, CalibrationTargets,
 };
 use verbovka_lab::data::{load_background_file, load_jsonl};
 
-const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--objective macro|binary|mean]";
+const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean]
+
+Also writes the alarm-budget curve (operating_points: thresholds moved together, each with dev
+background alarms per 10,000, dev recall and hard-negative rate) and prints it as a table.";
 
 fn main() -> ExitCode {
     match run() {
@@ -39,6 +42,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         objective: CalibrationObjective::BinaryF1,
         max_hard_fpr: 0.04,
         max_background_fpr: 0.0015,
+        max_telegram_fpr: 0.001,
     };
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
@@ -48,6 +52,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Long("background") => background.push(PathBuf::from(args.value()?)),
             Long("max-hard-fpr") => targets.max_hard_fpr = args.value()?.parse()?,
             Long("max-background-fpr") => targets.max_background_fpr = args.value()?.parse()?,
+            Long("max-telegram-fpr") => targets.max_telegram_fpr = args.value()?.parse()?,
             Long("objective") => {
                 targets.objective = match args.value()?.string()?.as_str() {
                     "macro" => CalibrationObjective::MacroF1,
@@ -89,13 +94,29 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             logits: model.logits,
             evidence: a.rules.evidence,
             hard: ex.has_tag("hard"),
+            telegram: ex.has_tag("src:ru_telegram_channels"),
         });
     }
-    let fit = fit_calibration(&items, targets);
+    let mut fit = fit_calibration(&items, targets);
     eprintln!(
-        "rule weight {:.2}, thresholds {:?}: dev macro F1 {:.3}, binary F1 {:.3}, hard FPR {:.3}, background FPR {:.4}",
-        fit.calibration.fusion.rule_scale, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr
+        "rule weight {:.2}, thresholds {:?}: dev macro F1 {:.3}, binary F1 {:.3}, hard FPR {:.3}, background FPR {:.4}, Telegram FPR {:.4}",
+        fit.calibration.fusion.rule_scale, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr, fit.telegram_fpr
     );
+    fit.calibration.operating_points = operating_points(&items, &fit);
+    println!("| alarms per 10,000 dev background | dev recall | dev hard-negative FPR | thresholds sab / rec / lure |");
+    println!("|---:|---:|---:|---|");
+    for p in &fit.calibration.operating_points {
+        let t = p.thresholds.0 .0;
+        println!(
+            "| {:.1} | {:.1} % | {:.1} % | {:.3} / {:.3} / {:.3} |",
+            p.alarms_per_10k,
+            100.0 * p.recall,
+            100.0 * p.hard_fpr,
+            t[0],
+            t[1],
+            t[2]
+        );
+    }
     let path = model_dir.join("calibration.json");
     std::fs::write(
         &path,

@@ -453,7 +453,7 @@ impl Classifier for TransformerClassifier {
     }
 
     fn calibration(&self) -> Option<Calibration> {
-        self.calibration
+        self.calibration.clone()
     }
 }
 

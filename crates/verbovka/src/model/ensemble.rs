@@ -147,7 +147,7 @@ impl Classifier for Ensemble {
     }
 
     fn calibration(&self) -> Option<Calibration> {
-        self.calibration
+        self.calibration.clone()
     }
 }
 

@@ -634,7 +634,11 @@ mod tests {
             "zaaarabotok dlya vsekh, pi6i v lichku",
         ] {
             let once = crate::normalize(text);
-            assert_eq!(crate::normalize(once.as_str()).as_str(), once.as_str(), "{text:?}");
+            assert_eq!(
+                crate::normalize(once.as_str()).as_str(),
+                once.as_str(),
+                "{text:?}"
+            );
         }
     }
 }
