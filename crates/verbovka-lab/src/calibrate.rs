@@ -219,10 +219,14 @@ pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<
     let mut points: Vec<OperatingPoint> = Vec::new();
     for step in -12..=32 {
         let delta = step as f32 * 0.25;
-        let th = fit.calibration.thresholds.0.map(|t| {
-            let t = t.clamp(1e-4, 1.0 - 1e-4);
-            verbovka::scoring::sigmoid(logit(t) + delta).clamp(1e-4, 1.0)
-        });
+        let th = if step == 0 {
+            fit.calibration.thresholds.0
+        } else {
+            fit.calibration.thresholds.0.map(|t| {
+                let t = t.clamp(1e-4, 1.0 - 1e-4);
+                verbovka::scoring::sigmoid(logit(t) + delta).clamp(1e-4, 1.0)
+            })
+        };
         let f = evaluate_fit(items, &scores, fusion, th.0);
         let flagged_pos = items
             .iter()
@@ -243,8 +247,64 @@ pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<
             .total_cmp(&b.alarms_per_10k)
             .then(a.recall.total_cmp(&b.recall))
     });
-    points.dedup_by(|b, a| a.alarms_per_10k == b.alarms_per_10k && a.recall == b.recall);
+    // Of points that give the same figures keep one, the fitted point if it is among them.
+    let fitted = fit.calibration.thresholds;
+    points.dedup_by(|later, kept| {
+        let same = later.alarms_per_10k == kept.alarms_per_10k && later.recall == kept.recall;
+        if same && later.thresholds == fitted {
+            *kept = *later;
+        }
+        same
+    });
     points
+}
+
+/// The alarm-budget curve as an SVG plot (dev recall against dev background alarms per 10,000,
+/// log scale), with the shipped point marked: for the model card.
+pub fn alarm_curve_svg(points: &[OperatingPoint], shipped: &OperatingPoint) -> String {
+    let (w, h, left, bottom, top, right) = (640.0f32, 400.0f32, 70.0f32, 50.0f32, 30.0f32, 20.0f32);
+    let (lo, hi) = (0.1f32, 1000.0f32);
+    let x = |a: f32| {
+        let a = a.clamp(lo, hi);
+        left + (a.log10() - lo.log10()) / (hi.log10() - lo.log10()) * (w - left - right)
+    };
+    let (rmin, rmax) = (0.5f32, 1.0f32);
+    let y = |r: f32| top + (rmax - r.clamp(rmin, rmax)) / (rmax - rmin) * (h - top - bottom);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for a in [0.1f32, 1.0, 10.0, 100.0, 1000.0] {
+        svg += &format!(
+            "<line x1=\"{0:.1}\" y1=\"{1}\" x2=\"{0:.1}\" y2=\"{2}\" stroke=\"#ddd\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+            x(a), top, h - bottom, h - bottom + 16.0, a
+        );
+    }
+    for r in [0.5f32, 0.6, 0.7, 0.8, 0.9, 1.0] {
+        svg += &format!(
+            "<line x1=\"{0}\" y1=\"{1:.1}\" x2=\"{2}\" y2=\"{1:.1}\" stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4:.1}\" text-anchor=\"end\">{5:.0} %</text>\n",
+            left, y(r), w - right, left - 6.0, y(r) + 4.0, r * 100.0
+        );
+    }
+    let path: Vec<String> = points
+        .iter()
+        .map(|p| format!("{:.1},{:.1}", x(p.alarms_per_10k), y(p.recall)))
+        .collect();
+    svg += &format!(
+        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\n",
+        path.join(" ")
+    );
+    svg += &format!(
+        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#d62728\"/><text x=\"{:.1}\" y=\"{:.1}\">shipped</text>\n",
+        x(shipped.alarms_per_10k),
+        y(shipped.recall),
+        x(shipped.alarms_per_10k) + 8.0,
+        y(shipped.recall) + 16.0
+    );
+    svg += &format!(
+        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">dev real messages flagged per 10,000 (log scale; below 0.1 drawn at 0.1)</text>\n<text x=\"16\" y=\"{:.1}\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">dev positives flagged</text>\n</svg>\n",
+        (left + w - right) / 2.0, h - 12.0, (top + h - bottom) / 2.0, (top + h - bottom) / 2.0
+    );
+    svg
 }
 
 #[cfg(test)]

@@ -39,8 +39,9 @@
 //! [0, 1] and monotone in the model logit and in every positive rule weight.
 //!
 //! **Short texts.** One word, an emoji or a greeting is not an offer on the model's say alone:
-//! when no positive rule fired on a text of fewer than `short_text_letters` letters (rule file,
-//! 48 by default), `d = short_text_prior · (1 − letters / short_text_letters)` (8 at most) is
+//! when the positive rules that fired on a text of fewer than `short_text_letters` letters
+//! (rule file, 48 by default) weigh no more than `short_text_min_evidence` together (none
+//! fired, or one weak cue), `d = short_text_prior · (1 − letters / short_text_letters)` (8 at most) is
 //! subtracted from every model logit before fusion; the verdict reports it as
 //! `model_discount`.
 //!
@@ -310,7 +311,13 @@ pub(crate) fn short_text_discount(rules: &RuleSet, analysis: &RuleAnalysis, norm
     if limit == 0 || spec.short_text_prior <= 0.0 {
         return 0.0;
     }
-    if analysis.hits.iter().any(|h| is_positive(rules, h)) {
+    let positive: f32 = analysis
+        .hits
+        .iter()
+        .filter(|h| is_positive(rules, h))
+        .filter_map(|h| rules.rules().get(h.rule).map(|r| r.weight * h.factor))
+        .sum();
+    if positive > spec.short_text_min_evidence {
         return 0.0;
     }
     let letters = norm

@@ -92,7 +92,7 @@ impl fmt::Display for Verdict {
         if self.model_discount > 0.0 {
             write!(
                 f,
-                "\n  model discounted by {:.1} logits: a short text on which no rule fired",
+                "\n  model discounted by {:.1} logits: a short text with no positive rule evidence beyond a weak cue",
                 self.model_discount
             )?;
         }

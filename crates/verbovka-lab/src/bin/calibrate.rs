@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use verbovka::Detector;
 use verbovka_lab::calibrate::{
-    fit_calibration, operating_points, CalibrationItem, CalibrationObjective, CalibrationTargets,
+    alarm_curve_svg, fit_calibration, operating_points, CalibrationItem, CalibrationObjective,
+    CalibrationTargets,
 };
 use verbovka_lab::data::{load_background_file, load_jsonl};
 
@@ -116,6 +117,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             t[1],
             t[2]
         );
+    }
+    let shipped = fit
+        .calibration
+        .operating_points
+        .iter()
+        .find(|p| p.thresholds == fit.calibration.thresholds)
+        .copied();
+    if let Some(shipped) = shipped {
+        let svg = model_dir.join("alarm_curve.svg");
+        std::fs::write(
+            &svg,
+            alarm_curve_svg(&fit.calibration.operating_points, &shipped),
+        )?;
+        eprintln!("wrote {}", svg.display());
     }
     let path = model_dir.join("calibration.json");
     std::fs::write(

@@ -13,7 +13,7 @@
 //! misclassified example (text, gold and predicted label, scores, tags) for a look at what
 //! goes wrong — on dev, not on test, if the look may lead to changes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use verbovka::{Detector, Error};
@@ -32,11 +32,12 @@ struct Args {
     json: bool,
     which: Which,
     errors: Option<PathBuf>,
+    rules: Option<PathBuf>,
 }
 
 const USAGE: &str =
     "usage: evaluate FILE.jsonl [--background FILE ...] [--json] [--rules-only | --model DIR] \
-     [--errors OUT.jsonl]";
+     [--rules RULES.toml] [--errors OUT.jsonl]";
 
 fn parse_args() -> Result<Args, String> {
     let mut file = None;
@@ -44,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
     let mut json = false;
     let mut which = Which::Default;
     let mut errors = None;
+    let mut rules = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             "--json" => json = true,
             "--errors" => errors = Some(it.next().ok_or("--errors needs a file")?.into()),
             "--rules-only" => which = Which::RulesOnly,
+            "--rules" => rules = Some(it.next().ok_or("--rules needs a file")?.into()),
             "--model" => which = Which::Model(it.next().ok_or("--model needs a directory")?.into()),
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
@@ -65,17 +68,25 @@ fn parse_args() -> Result<Args, String> {
         json,
         which,
         errors,
+        rules,
     })
 }
 
-fn detector(which: &Which) -> Result<Detector, Error> {
+/// The detector to measure; `rules` replaces the embedded rule file (to compare settings).
+fn detector(which: &Which, rules: Option<&Path>) -> Result<Detector, Error> {
+    let mut b = Detector::builder();
+    if let Some(path) = rules {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let spec = verbovka::RuleSpec::from_toml(&text, &path.display().to_string())?;
+        b = b.rules(verbovka::RuleSet::compile(&spec)?);
+    }
     match which {
-        Which::Default => Detector::new(),
-        Which::RulesOnly => Detector::rules_only(),
-        Which::Model(dir) => {
-            let clf = verbovka::model::load_dir(dir)?;
-            Detector::builder().classifier(Some(clf)).build()
-        }
+        Which::Default => b.build(),
+        Which::RulesOnly => b.classifier(None).build(),
+        Which::Model(dir) => b.classifier(Some(verbovka::model::load_dir(dir)?)).build(),
     }
 }
 
@@ -85,7 +96,7 @@ fn run() -> Result<(), String> {
     for b in &args.background {
         examples.extend(load_background_file(b).map_err(|e| e.to_string())?);
     }
-    let detector = detector(&args.which).map_err(|e| e.to_string())?;
+    let detector = detector(&args.which, args.rules.as_deref()).map_err(|e| e.to_string())?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let started = Instant::now();
     let verdicts = detector.score_batch(&texts);

@@ -157,6 +157,12 @@ pub struct ScoringSpec {
     /// less up to `short_text_letters`).
     #[serde(default)]
     pub short_text_prior: f32,
+    /// Positive rule evidence a short text needs to escape that discount: the weights (times
+    /// their quote factor) of its positive hits must add up to more than this. 0: any positive
+    /// hit does; a higher value keeps one weak cue (`urgency`, one target word) from lifting
+    /// the model's say on a two-word reply.
+    #[serde(default)]
+    pub short_text_min_evidence: f32,
     /// The most that a role's weaker rules add together, before their ½ (see
     /// [`crate::scoring`]): many weak target words in a long news text do not add up to an
     /// offer. `inf` is the old unbounded sum.
@@ -183,6 +189,7 @@ impl Default for ScoringSpec {
             quoted_weight: default_quoted_weight(),
             short_text_letters: 0,
             short_text_prior: 0.0,
+            short_text_min_evidence: 0.0,
             role_rest_cap: default_role_rest_cap(),
         }
     }
@@ -242,12 +249,14 @@ impl RuleSpec {
             || self.scoring.counter_cap < 0.0
             || !(0.0..=1.0).contains(&self.scoring.quoted_weight)
             || !(0.0..=20.0).contains(&self.scoring.short_text_prior)
+            || !(0.0..=20.0).contains(&self.scoring.short_text_min_evidence)
             || self.scoring.role_rest_cap.is_nan()
             || self.scoring.role_rest_cap < 0.0
         {
             return Err(Error::Config(format!(
                 "scoring: bias must be finite, counter_cap ≥ 0, quoted_weight in [0, 1], \
-                 short_text_prior in [0, 20] and role_rest_cap ≥ 0, got {:?}",
+                 short_text_prior and short_text_min_evidence in [0, 20] and role_rest_cap ≥ 0, \
+                 got {:?}",
                 self.scoring
             )));
         }
