@@ -21,6 +21,8 @@
 //! The decision for a word depends on the word alone, and a converted run can only leave
 //! clearly English words behind, so normalising the output again changes nothing.
 
+use std::collections::HashMap;
+
 use super::{
     build, collapse_spaces, is_cyrillic, join_spaced_letters, map_lookalikes, squeeze, Normalized,
     Unit,
@@ -173,6 +175,7 @@ enum Scheme {
 
 /// A Latin word's best Cyrillic reading: for each piece, the byte range of the word it
 /// reads, its Cyrillic letters and whether a soft sign follows them; and its cost.
+#[derive(Clone)]
 struct Reading {
     /// `(from, to, letters, soft sign after them)`.
     pieces: Vec<(usize, usize, &'static str, bool)>,
@@ -397,19 +400,30 @@ struct Scored {
     readings: [Reading; 2],
 }
 
-fn score(units: &[Unit], w: Word) -> Scored {
+/// Scores a word; `memo` keeps the scores of the words of this text seen before (prose repeats
+/// its words).
+fn score(units: &[Unit], w: Word, memo: &mut HashMap<Vec<u8>, (i32, [Reading; 2])>) -> Scored {
     let bytes: Vec<u8> = units[w.start..w.end].iter().map(|u| u.c as u8).collect();
-    let readings = [
-        read_cyrillic(&bytes, Scheme::Russian),
-        read_cyrillic(&bytes, Scheme::Ukrainian),
-    ];
-    let best = readings[0].cost.min(readings[1].cost);
-    let margin = latin_cost(&bytes) as i64 - best as i64;
+    let (margin, readings) = memo
+        .entry(bytes)
+        .or_insert_with_key(|bytes| {
+            let readings = [
+                read_cyrillic(bytes, Scheme::Russian),
+                read_cyrillic(bytes, Scheme::Ukrainian),
+            ];
+            let best = readings[0].cost.min(readings[1].cost);
+            let margin = latin_cost(bytes) as i64 - best as i64;
+            (
+                margin.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+                readings,
+            )
+        })
+        .clone();
     Scored {
         start: w.start,
         end: w.end,
         letters: w.letters,
-        margin: margin.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        margin,
         readings,
     }
 }
@@ -453,13 +467,22 @@ fn decide(run: &[Scored], among_cyrillic: bool) -> (Vec<&Scored>, Scheme) {
 /// Converts the transliterated runs of `units`; whether anything changed.
 fn transliterate(units: &mut Vec<Unit>) -> bool {
     let mut convert: Vec<(usize, usize, Vec<Unit>)> = Vec::new();
-    let mut run: Vec<Scored> = Vec::new();
+    let mut run: Vec<Word> = Vec::new();
+    let mut memo = HashMap::new();
     let pieces = pieces(units);
     // Whether any word has Cyrillic letters; converting only adds such words, so a second
     // pass judges the words left Latin at least as strictly (module docs).
     let among_cyrillic = pieces.iter().any(|p| matches!(p, Piece::Break));
-    let mut flush = |run: &mut Vec<Scored>, units: &[Unit]| {
-        let (words, scheme) = decide(run, among_cyrillic);
+    let mut flush = |run: &mut Vec<Word>, units: &[Unit]| {
+        // A run that no reading could convert is not scored: most Latin in a Cyrillic post is
+        // a name or two.
+        let voting = run.iter().filter(|w| w.letters >= 2).count();
+        if voting < if among_cyrillic { 3 } else { 1 } {
+            run.clear();
+            return;
+        }
+        let scored: Vec<Scored> = run.drain(..).map(|w| score(units, w, &mut memo)).collect();
+        let (words, scheme) = decide(&scored, among_cyrillic);
         for w in words {
             let mut out = Vec::new();
             for &(from, to, cyr, soft) in &w.readings[scheme as usize].pieces {
@@ -477,7 +500,7 @@ fn transliterate(units: &mut Vec<Unit>) -> bool {
     };
     for p in pieces {
         match p {
-            Piece::Word(w) => run.push(score(units, w)),
+            Piece::Word(w) => run.push(w),
             Piece::Break => flush(&mut run, units),
         }
     }
