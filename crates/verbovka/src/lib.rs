@@ -56,6 +56,26 @@
 //! of each text before fusion: the normalised text, the rule hits and evidence, and the model's
 //! raw logits.
 //!
+//! # Operating points
+//!
+//! The embedded model's calibration carries an alarm-budget curve measured on the dev split:
+//! thresholds moved together, each with the dev real messages flagged per 10,000, the dev
+//! positives flagged and the dev hard negatives flagged (the model card prints it). Pick a
+//! point by how many alarms your moderators can review:
+//!
+//! ```
+//! use verbovka::Detector;
+//!
+//! // At most 5 alarms per 10,000 ordinary dev messages, best recall within that.
+//! let strict = Detector::builder().alarm_rate(5e-4).build()?;
+//! println!("thresholds: {:?}", strict.thresholds());
+//! assert!(Detector::builder().alarm_rate(f64::NAN).build().is_err()); // a rate, not NaN
+//! # Ok::<(), verbovka::Error>(())
+//! ```
+//!
+//! The rates were measured on dev text, not on yours: check a point on a sample of your own
+//! traffic ([`scoring::Calibration::thresholds_for_alarm_rate`]).
+//!
 //! # Inputs
 //!
 //! [`telegram`] reads Telegram Desktop exports (JSON, single chat or whole account, and HTML
