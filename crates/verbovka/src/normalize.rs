@@ -11,7 +11,8 @@
 //!    `ё→е`; apostrophe variants (`’ ʼ ‘ ` ′`) become `'`; combining marks are composed onto
 //!    the previous letter or dropped (stress marks); white space becomes a space;
 //! 2. emoji and asterisks standing between two letters are dropped (`под🔥жог`, `по*джог`);
-//! 3. inside words that contain Cyrillic, Latin and Greek look-alikes become Cyrillic (Latin `i`
+//! 3. inside words that contain Cyrillic, Latin, Greek, Armenian and Cherokee look-alikes become
+//!    Cyrillic (Latin `i`
 //!    becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
 //!    `3аработок`, `з@работок`) — a number standing alone, `500$`, `10грн`, `@handle` and links
 //!    are left as they are;
@@ -358,27 +359,28 @@ fn drop_emoji_between_letters(units: &mut Vec<Unit>) {
     units.retain(|_| *it.next().unwrap_or(&true));
 }
 
-/// A Latin or Greek letter (already lower-cased) that looks like a Cyrillic one.
+/// A Latin, Greek, Armenian or Cherokee letter (already lower-cased: Cherokee capitals lower
+/// to the small forms U+AB70…) that looks like a Cyrillic one.
 fn lookalike(c: char) -> Option<char> {
     Some(match c {
-        'a' | 'α' => 'а',
-        'b' | 'β' => 'в',
-        'c' | 'ς' => 'с',
-        'e' | 'ε' | 'é' | 'è' | 'ê' => 'е',
-        'h' | 'η' => 'н',
+        'a' | 'α' | 'ꭺ' => 'а',
+        'b' | 'β' | 'ᏼ' => 'в',
+        'c' | 'ς' | 'ꮯ' => 'с',
+        'e' | 'ε' | 'é' | 'è' | 'ê' | 'ꭼ' => 'е',
+        'h' | 'η' | 'հ' | 'ꮋ' => 'н',
         'i' | 'ι' | 'ı' | 'í' | 'ì' => 'і',
         'ï' => 'ї',
-        'k' | 'κ' => 'к',
-        'm' | 'μ' => 'м',
-        'n' | 'π' => 'п',
-        'o' | 'ο' | 'ó' | 'ò' | 'ô' | 'ö' => 'о',
-        'p' | 'ρ' => 'р',
+        'k' | 'κ' | 'ꮶ' => 'к',
+        'm' | 'μ' | 'ꮇ' => 'м',
+        'n' | 'π' | 'ո' => 'п',
+        'o' | 'ο' | 'ó' | 'ò' | 'ô' | 'ö' | 'օ' | 'ꮎ' => 'о',
+        'p' | 'ρ' | 'ք' | 'ꮲ' => 'р',
         'r' => 'г',
-        't' | 'τ' => 'т',
-        'u' | 'υ' => 'и',
+        't' | 'τ' | 'ꭲ' => 'т',
+        'u' | 'υ' | 'ս' => 'и',
         'w' | 'ω' => 'ш',
         'x' | 'χ' => 'х',
-        'y' | 'γ' | 'ý' => 'у',
+        'y' | 'γ' | 'ý' | 'ꭹ' => 'у',
         _ => return None,
     })
 }
@@ -1022,6 +1024,9 @@ mod tests {
             ("🔥🔥🔥🔥🔥🔥 работа", "🔥🔥🔥 работа"),
             ("Ёлка", "елка"),
             ("пiдпал", "підпал"),
+            ("пօджօг", "поджог"),
+            ("ᏴꮎЕННЫЙ", "военный"),
+            ("пՕдработка", "подработка"),
             ("п’ять", "п'ять"),
             ("ｐｏｄ", "pod"),
             ("500$ за задание", "500$ за задание"),
