@@ -12,8 +12,7 @@
 //!    the previous letter or dropped (stress marks); white space becomes a space;
 //! 2. emoji and asterisks standing between two letters are dropped (`под🔥жог`, `по*джог`);
 //! 3. inside words that contain Cyrillic, Latin, Greek, Armenian and Cherokee look-alikes become
-//!    Cyrillic (Latin `i`
-//!    becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
+//!    Cyrillic (Latin `i` becomes Ukrainian `і`), and digits or `@` used as letters become letters (`п0дж0г`,
 //!    `3аработок`, `з@работок`) — a number standing alone, `500$`, `10грн`, `@handle` and links
 //!    are left as they are;
 //! 4. runs of three or more identical letters are squeezed to one (`зааааработок`), before
