@@ -6,7 +6,8 @@
 //! module owns all of that offset arithmetic (see [`Normalized::original_span`]).
 //!
 //! The steps, in order (each keeps the alignment):
-//! 1. per character: drop zero-width and format characters, soft hyphens and variation
+//! 1. per character: put text under a right-to-left override (U+202E) back in reading order;
+//!    drop zero-width and format characters, soft hyphens and variation
 //!    selectors; Unicode NFKC (fullwidth and mathematical letters become plain ones); lower case;
 //!    `ё→е`; apostrophe variants (`’ ʼ ‘ ` ′`) become `'`; combining marks are composed onto
 //!    the previous letter or dropped (stress marks); white space becomes a space;
@@ -99,10 +100,21 @@ impl Normalized {
         }
         let first = self.src.get(span.start)?;
         let last = self.src.get(span.end - 1)?;
-        Some(Span {
-            start: first.0,
-            end: last.1.max(first.0),
-        })
+        if first.0 <= last.0 {
+            return Some(Span {
+                start: first.0,
+                end: last.1.max(first.0),
+            });
+        }
+        // Out of order (text under a right-to-left override was put back in reading order):
+        // the span covers every original byte its characters came from.
+        let (mut start, mut end) = (usize::MAX, 0);
+        for i in span.start..span.end {
+            let (a, b) = self.src.get(i)?;
+            start = start.min(a);
+            end = end.max(b);
+        }
+        Some(Span { start, end })
     }
 
     /// Consumes the value, returning the normalised text.
@@ -244,8 +256,24 @@ fn is_word_char(c: char) -> bool {
 fn per_char(text: &str) -> Vec<Unit> {
     let mut out: Vec<Unit> = Vec::with_capacity(text.len());
     let mut buf: Vec<char> = Vec::with_capacity(4);
+    // Where a right-to-left override (U+202E) began in `out`: the characters up to the pop
+    // (U+202C) or the end of the paragraph are displayed in reverse, so evaders store a word
+    // backwards (`гождоп` shows as `поджог`); they are put back in reading order.
+    let mut rlo: Option<usize> = None;
     for (start, c) in text.char_indices() {
         let end = start + c.len_utf8();
+        match c {
+            RLO => {
+                rlo.get_or_insert(out.len());
+                continue;
+            }
+            '\u{202C}' | '\n' | '\r' | '\u{2029}' => {
+                if let Some(s) = rlo.take() {
+                    out[s..].reverse();
+                }
+            }
+            _ => {}
+        }
         // Fast path: ASCII and basic Cyrillic letters have no compatibility decomposition,
         // and their lower case is arithmetic.
         let fast = match c as u32 {
@@ -271,8 +299,14 @@ fn per_char(text: &str) -> Vec<Unit> {
             push_clean(&mut out, d, start, end);
         }
     }
+    if let Some(s) = rlo {
+        out[s..].reverse();
+    }
     out
 }
+
+/// RIGHT-TO-LEFT OVERRIDE: what follows is displayed in reverse order.
+const RLO: char = '\u{202E}';
 
 fn push_clean(out: &mut Vec<Unit>, c: char, start: usize, end: usize) {
     if is_invisible(c) {
@@ -912,6 +946,10 @@ mod fast {
 
         /// Step 1's clean-up of a character that is not plain ASCII or basic Cyrillic.
         fn push_clean(&mut self, c: char, start: u32, end: u32) -> Result<(), GiveUp> {
+            // Text under a right-to-left override is put back in reading order (full path).
+            if c == super::RLO {
+                return Err(GiveUp);
+            }
             if is_invisible(c) {
                 return Ok(());
             }
@@ -1026,6 +1064,8 @@ mod tests {
             ("пօджօг", "поджог"),
             ("ᏴꮎЕННЫЙ", "военный"),
             ("пՕдработка", "подработка"),
+            ("нужен \u{202E}гождоп\u{202C} авто", "нужен поджог авто"),
+            ("\u{202E}актобардоп\nлегко", "подработка легко"),
             ("п’ять", "п'ять"),
             ("ｐｏｄ", "pod"),
             ("500$ за задание", "500$ за задание"),
@@ -1161,6 +1201,20 @@ mod tests {
                 assert_eq!(wide.original_span(span), n.original_span(span));
             }
         }
+    }
+
+    #[test]
+    fn reversed_text_maps_back_to_its_bytes() {
+        let orig = "нужен \u{202E}гождоп\u{202C} авто";
+        let norm = normalize(orig);
+        let s = norm.as_str().find("поджог").unwrap();
+        let span = norm
+            .original_span(Span {
+                start: s,
+                end: s + "поджог".len(),
+            })
+            .unwrap();
+        assert_eq!(span.slice(orig), Some("гождоп"));
     }
 
     #[test]
