@@ -206,8 +206,8 @@ fn evaluate_fit(
 
 /// The alarm-budget curve of a fit: its thresholds moved together in log-odds (`logit(t) + δ`
 /// for δ from −3 to +8 in steps of ¼, the fitted point at δ = 0), each with the dev background
-/// flagged per 10,000, dev recall and the hard-negative rate; in order of rising alarms, points
-/// that change nothing dropped.
+/// flagged per 10,000, dev recall and the hard-negative rate; in order of rising alarms, only
+/// the points no other beats on both (and none past 1,000 alarms per 10,000).
 pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<OperatingPoint> {
     let fusion = fit.calibration.fusion;
     let scores: Vec<Scores> = items
@@ -247,16 +247,23 @@ pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<
             .total_cmp(&b.alarms_per_10k)
             .then(a.recall.total_cmp(&b.recall))
     });
-    // Of points that give the same figures keep one, the fitted point if it is among them.
+    // The front only: a point is kept when it recalls more than every point with fewer
+    // alarms (the fitted point always), and at most 1,000 alarms per 10,000.
     let fitted = fit.calibration.thresholds;
-    points.dedup_by(|later, kept| {
-        let same = later.alarms_per_10k == kept.alarms_per_10k && later.recall == kept.recall;
-        if same && later.thresholds == fitted {
-            *kept = *later;
+    let mut front: Vec<OperatingPoint> = Vec::new();
+    for p in points {
+        if p.alarms_per_10k > 1_000.0 && p.thresholds != fitted {
+            continue;
         }
-        same
-    });
-    points
+        match front.last_mut() {
+            Some(last) if p.recall <= last.recall && p.thresholds != fitted => {}
+            Some(last) if p.alarms_per_10k == last.alarms_per_10k && last.thresholds != fitted => {
+                *last = p
+            }
+            _ => front.push(p),
+        }
+    }
+    front
 }
 
 /// The alarm-budget curve as an SVG plot (dev recall against dev background alarms per 10,000,
