@@ -1203,31 +1203,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reversed_text_maps_back_to_its_bytes() {
-        let orig = "нужен \u{202E}гождоп\u{202C} авто";
+    /// The original text behind the first occurrence of `normalised` in `normalize(orig)`.
+    pub(super) fn original_of<'a>(orig: &'a str, normalised: &str) -> Option<&'a str> {
         let norm = normalize(orig);
-        let s = norm.as_str().find("поджог").unwrap();
-        let span = norm
-            .original_span(Span {
-                start: s,
-                end: s + "поджог".len(),
-            })
-            .unwrap();
-        assert_eq!(span.slice(orig), Some("гождоп"));
+        let s = norm.as_str().find(normalised)?;
+        norm.original_span(Span {
+            start: s,
+            end: s + normalised.len(),
+        })?
+        .slice(orig)
     }
 
     #[test]
     fn spans_map_back() {
-        let orig = "Оплата: п.о.д.ж.о.г авто";
-        let norm = normalize(orig);
-        let s = norm.as_str().find("поджог").unwrap();
-        let span = norm
-            .original_span(Span {
-                start: s,
-                end: s + "поджог".len(),
-            })
-            .unwrap();
-        assert_eq!(span.slice(orig), Some("п.о.д.ж.о.г"));
+        assert_eq!(
+            original_of("Оплата: п.о.д.ж.о.г авто", "поджог"),
+            Some("п.о.д.ж.о.г")
+        );
+        // Text under a right-to-left override maps back to all of its bytes.
+        assert_eq!(
+            original_of("нужен \u{202E}гождоп\u{202C} авто", "поджог"),
+            Some("гождоп")
+        );
     }
 }

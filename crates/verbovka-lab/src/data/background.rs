@@ -237,63 +237,45 @@ pub fn sample_background(corpora_dir: &Path, n: usize, seed: u64) -> Result<Vec<
             .file_stem()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let mut rng = fastrand::Rng::with_seed(seed ^ stable_hash(&name));
-        let mut idx: Vec<usize> = (0..src.lines.len()).collect();
-        rng.shuffle(&mut idx);
-        idx.truncate(q);
-        idx.sort_unstable();
-        for i in idx {
-            let Some((line_no, text, extra)) = src.lines.get(i) else {
-                continue;
-            };
-            if !seen.insert(dedupe_key(text)) {
-                continue;
-            }
-            let mut tags = vec!["background".to_string(), format!("src:{name}")];
-            if let Some(t) = extra {
-                tags.push(t.clone());
-            }
-            let lang = if src.lang == Lang::Other {
+        // The lines a quota takes: a shuffle seeded by the source (and kind), in file order.
+        let pick = |len: usize, quota: usize, key: &str| -> Vec<usize> {
+            let mut rng = fastrand::Rng::with_seed(seed ^ stable_hash(key));
+            let mut idx: Vec<usize> = (0..len).collect();
+            rng.shuffle(&mut idx);
+            idx.truncate(quota);
+            idx.sort_unstable();
+            idx
+        };
+        let lang_of = |text: &str| {
+            if src.lang == Lang::Other {
                 guess_lang(text)
             } else {
                 src.lang
-            };
+            }
+        };
+        let mut push = |line_no: &dyn std::fmt::Display, text: &String, extra: Option<&str>| {
+            if !seen.insert(dedupe_key(text)) {
+                return;
+            }
+            let mut tags = vec!["background".to_string(), format!("src:{name}")];
+            tags.extend(extra.map(str::to_string));
             out.push(Example {
                 text: text.clone(),
                 label: Label::Benign,
                 family: format!("bg:{}:{}", src.stem, line_no),
                 tags,
-                lang,
+                lang: lang_of(text),
             });
-        }
-        let mut rng = fastrand::Rng::with_seed(seed ^ stable_hash(&format!("{name}:short")));
-        let mut idx: Vec<usize> = (0..src.short.len()).collect();
-        rng.shuffle(&mut idx);
-        idx.truncate(short_q);
-        idx.sort_unstable();
-        for i in idx {
-            let Some((line_no, text)) = src.short.get(i) else {
-                continue;
-            };
-            if !seen.insert(dedupe_key(text)) {
-                continue;
+        };
+        for i in pick(src.lines.len(), q, &name) {
+            if let Some((line_no, text, extra)) = src.lines.get(i) {
+                push(line_no, text, extra.as_deref());
             }
-            let lang = if src.lang == Lang::Other {
-                guess_lang(text)
-            } else {
-                src.lang
-            };
-            out.push(Example {
-                text: text.clone(),
-                label: Label::Benign,
-                family: format!("bg:{}:{}", src.stem, line_no),
-                tags: vec![
-                    "background".to_string(),
-                    format!("src:{name}"),
-                    "short".to_string(),
-                ],
-                lang,
-            });
+        }
+        for i in pick(src.short.len(), short_q, &format!("{name}:short")) {
+            if let Some((line_no, text)) = src.short.get(i) {
+                push(line_no, text, Some("short"));
+            }
         }
     }
     Ok(out)

@@ -627,24 +627,10 @@ mod tests {
 
     #[test]
     fn spans_map_back_to_the_latin() {
+        use crate::normalize::tests::original_of;
         let orig = "Shchas nuzhno podzhech mashinu";
-        let norm = crate::normalize(orig);
-        let s = norm.as_str().find("щас").unwrap();
-        let span = norm
-            .original_span(crate::Span {
-                start: s,
-                end: s + "щас".len(),
-            })
-            .unwrap();
-        assert_eq!(span.slice(orig), Some("Shchas"));
-        let t = norm.as_str().find("машину").unwrap();
-        let span = norm
-            .original_span(crate::Span {
-                start: t,
-                end: t + "машину".len(),
-            })
-            .unwrap();
-        assert_eq!(span.slice(orig), Some("mashinu"));
+        assert_eq!(original_of(orig, "щас"), Some("Shchas"));
+        assert_eq!(original_of(orig, "машину"), Some("mashinu"));
     }
 
     #[test]
