@@ -132,6 +132,11 @@ pub fn normalize(text: &str) -> Normalized {
 fn normalize_fully(text: &str) -> Normalized {
     let mut units = per_char(text);
     drop_emoji_between_letters(&mut units);
+    letters_and_spaces(units)
+}
+
+/// Steps 3–6 on cleaned units, and the result.
+fn letters_and_spaces(mut units: Vec<Unit>) -> Normalized {
     // Squeezing before mapping lets look-alike decisions count letters as a second pass
     // would; squeezing after catches runs the mapping made (`оoо`).
     squeeze(&mut units, None);

@@ -23,10 +23,7 @@
 
 use std::collections::HashMap;
 
-use super::{
-    build, collapse_spaces, is_cyrillic, join_spaced_letters, map_lookalikes, squeeze, Normalized,
-    Unit,
-};
+use super::{is_cyrillic, letters_and_spaces, Normalized, Unit};
 
 /// Cyrillic letters of the model, in table order after the boundary symbol (index 0):
 /// `а`–`я` (U+0430–U+044F), `є і ї ґ`, `'`.
@@ -544,14 +541,7 @@ pub(super) fn apply(n: Normalized) -> Normalized {
         return n;
     }
     // What a second pass of steps 3–6 would do to the new Cyrillic words.
-    squeeze(&mut units, None);
-    map_lookalikes(&mut units, None);
-    squeeze(&mut units, None);
-    join_spaced_letters(&mut units);
-    if collapse_spaces(&mut units) {
-        join_spaced_letters(&mut units);
-    }
-    build(units)
+    letters_and_spaces(units)
 }
 
 #[cfg(test)]
