@@ -58,6 +58,8 @@ pub struct CalibrationFit {
     pub macro_f1: f32,
     /// Binary F1: any category against benign.
     pub binary_f1: f32,
+    /// Share of positives flagged (any category).
+    pub recall: f32,
     /// Share of hard negatives flagged.
     pub hard_fpr: f32,
     /// Share of other benign items flagged.
@@ -198,6 +200,7 @@ fn evaluate_fit(
         } else {
             2.0 * btp as f32 / (2 * btp + bfp + bfn) as f32
         },
+        recall: rate(btp, btp + bfn),
         hard_fpr: rate(hard_flagged, hard),
         background_fpr: rate(bg_flagged, bg),
         telegram_fpr: rate(tg_flagged, tg),
@@ -215,7 +218,6 @@ pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<
         .map(|it| fusion.scores(it.logits, &it.evidence))
         .collect();
     let logit = |t: f32| (t / (1.0 - t)).ln();
-    let positives = items.iter().filter(|it| it.gold != Label::Benign).count();
     let mut points: Vec<OperatingPoint> = Vec::new();
     for step in -12..=32 {
         let delta = step as f32 * 0.25;
@@ -228,17 +230,10 @@ pub fn operating_points(items: &[CalibrationItem], fit: &CalibrationFit) -> Vec<
             })
         };
         let f = evaluate_fit(items, &scores, fusion, th.0);
-        let flagged_pos = items
-            .iter()
-            .zip(&scores)
-            .filter(|(it, s)| {
-                it.gold != Label::Benign && Thresholds(th).label(**s) != Label::Benign
-            })
-            .count();
         points.push(OperatingPoint {
             thresholds: Thresholds(th),
             alarms_per_10k: f.background_fpr * 10_000.0,
-            recall: flagged_pos as f32 / positives.max(1) as f32,
+            recall: f.recall,
             hard_fpr: f.hard_fpr,
         });
     }

@@ -76,11 +76,7 @@ fn parse_args() -> Result<Args, String> {
 fn detector(which: &Which, rules: Option<&Path>) -> Result<Detector, Error> {
     let mut b = Detector::builder();
     if let Some(path) = rules {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let spec = verbovka::RuleSpec::from_toml(&text, &path.display().to_string())?;
+        let spec = verbovka::RuleSpec::from_path(path)?;
         b = b.rules(verbovka::RuleSet::compile(&spec)?);
     }
     match which {

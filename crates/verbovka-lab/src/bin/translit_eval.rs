@@ -42,6 +42,22 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// How many words of `want` are in `got`, counted as multisets.
+fn common(want: &[String], got: &[String]) -> usize {
+    let mut bag: HashMap<&str, usize> = HashMap::new();
+    for w in got {
+        *bag.entry(w.as_str()).or_default() += 1;
+    }
+    want.iter()
+        .filter(|w| {
+            bag.get_mut(w.as_str())
+                .filter(|n| **n > 0)
+                .map(|n| *n -= 1)
+                .is_some()
+        })
+        .count()
+}
+
 fn latin_words(s: &str) -> Vec<String> {
     words(s)
         .into_iter()
@@ -96,18 +112,7 @@ fn run() -> Result<(), String> {
             };
             let want = words(verbovka::normalize(cyr).as_str());
             let got = verbovka::normalize(lat).into_string();
-            let got_words = words(&got);
-            let mut bag: HashMap<&str, usize> = HashMap::new();
-            for w in &got_words {
-                *bag.entry(w.as_str()).or_default() += 1;
-            }
-            let mut hit = 0;
-            for w in &want {
-                if let Some(n) = bag.get_mut(w.as_str()).filter(|n| **n > 0) {
-                    *n -= 1;
-                    hit += 1;
-                }
-            }
+            let hit = common(&want, &words(&got));
             texts += 1;
             found += hit;
             total += want.len();
@@ -138,29 +143,15 @@ fn run() -> Result<(), String> {
                 continue;
             }
             with_latin += 1;
-            let after = latin_words(verbovka::normalize(&ex.text).as_str());
-            let mut bag: HashMap<&str, usize> = HashMap::new();
-            for w in &after {
-                *bag.entry(w.as_str()).or_default() += 1;
-            }
-            let mut conv = 0;
-            for w in &before {
-                match bag.get_mut(w.as_str()).filter(|n| **n > 0) {
-                    Some(n) => *n -= 1,
-                    None => conv += 1,
-                }
-            }
+            let norm = verbovka::normalize(&ex.text);
+            let conv = before.len() - common(&before, &latin_words(norm.as_str()));
             lw += before.len();
             lw_conv += conv;
             if conv > 0 {
                 changed += 1;
                 if shown < show {
                     shown += 1;
-                    println!(
-                        "  converted: {}\n          → {}",
-                        ex.text,
-                        verbovka::normalize(&ex.text).as_str()
-                    );
+                    println!("  converted: {}\n          → {}", ex.text, norm.as_str());
                 }
             }
         }

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 
-use super::{is_cyrillic, letters_and_spaces, Normalized, Unit};
+use super::{is_alphanumeric, is_cyrillic, letters_and_spaces, Normalized, Unit};
 
 /// Cyrillic letters of the model, in table order after the boundary symbol (index 0):
 /// `а`–`я` (U+0430–U+044F), `є і ї ґ`, `'`.
@@ -47,6 +47,8 @@ const LONE_MARGIN: i32 = 8 * 8;
 /// A run of two or more words is converted when at least half its words have a positive
 /// margin and the margins sum to at least this.
 const RUN_MARGIN: i32 = 4 * 8;
+/// Fewest words of two or more letters in a run that may be converted inside a Cyrillic post.
+const MIN_RUN_AMONG_CYRILLIC: usize = 3;
 /// Inside a converted run, a word whose margin is below this stays Latin.
 const KEEP_ENGLISH: i32 = -6 * 8;
 
@@ -344,12 +346,12 @@ fn pieces(units: &[Unit]) -> Vec<Piece> {
         let mut j = t0;
         while j < i {
             let c = units[j].c;
-            if !(c.is_alphanumeric() || c == '\'') {
+            if !(is_alphanumeric(c) || c == '\'') {
                 j += 1;
                 continue;
             }
             let w0 = j;
-            while j < i && (units[j].c.is_alphanumeric() || units[j].c == '\'') {
+            while j < i && (is_alphanumeric(units[j].c) || units[j].c == '\'') {
                 j += 1;
             }
             // A leading apostrophe opens a quote, and then a trailing one closes it; a
@@ -434,7 +436,9 @@ fn decide(run: &[Scored], among_cyrillic: bool) -> (Vec<&Scored>, Scheme) {
         0 => false,
         // In a Cyrillic post, Latin words are mostly names, brands and quotes
         // (`Europa Clipper`): only a longer run that reads as Cyrillic throughout counts.
-        n if among_cyrillic => n >= 3 && leaning * 3 >= n * 2 && sum >= RUN_MARGIN as i64,
+        n if among_cyrillic => {
+            n >= MIN_RUN_AMONG_CYRILLIC && leaning * 3 >= n * 2 && sum >= RUN_MARGIN as i64
+        }
         1 => voting[0].margin >= LONE_MARGIN && voting[0].letters >= 3,
         n => leaning * 2 >= n && sum >= RUN_MARGIN as i64,
     };
@@ -474,7 +478,13 @@ fn transliterate(units: &mut Vec<Unit>) -> bool {
         // A run that no reading could convert is not scored: most Latin in a Cyrillic post is
         // a name or two.
         let voting = run.iter().filter(|w| w.letters >= 2).count();
-        if voting < if among_cyrillic { 3 } else { 1 } {
+        if voting
+            < if among_cyrillic {
+                MIN_RUN_AMONG_CYRILLIC
+            } else {
+                1
+            }
+        {
             run.clear();
             return;
         }
@@ -493,7 +503,6 @@ fn transliterate(units: &mut Vec<Unit>) -> bool {
             }
             convert.push((w.start, w.end, out));
         }
-        run.clear();
     };
     for p in pieces {
         match p {
