@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use verbovka::model::{
-    Engine, Ensemble, ModelConfig, TextEncoder, TransformerClassifier, CONFIG_FILE, TOKENIZER_FILE,
-    WEIGHTS_FILE,
+    Ensemble, ModelConfig, TextEncoder, Transformer, TransformerClassifier, CONFIG_FILE,
+    TOKENIZER_FILE, WEIGHTS_FILE,
 };
 
 use crate::card::{render_card, sha256_hex, today_utc};
@@ -653,7 +653,7 @@ fn predict_fast(
 ) -> Result<Vec<[f32; 3]>> {
     let weights =
         safetensors::serialize(vars.iter().map(|(n, v)| (n.as_str(), v.as_tensor())), None)?;
-    let fast = Engine::from_safetensors(cfg, &weights)?;
+    let fast = Transformer::from_safetensors(cfg, &weights)?;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| rows[i].len());
     let chunks: Vec<&[usize]> = order.chunks(32).collect();

@@ -45,6 +45,7 @@ pub struct DetectorBuilder {
     fusion: Option<Fusion>,
     thresholds: Option<Thresholds>,
     alarm_rate: Option<f64>,
+    engine: Option<crate::model::Engine>,
 }
 
 impl DetectorBuilder {
@@ -81,15 +82,31 @@ impl DetectorBuilder {
         self
     }
 
+    /// Runs the embedded model on these kernels (default [`crate::model::Engine::Auto`]: the
+    /// fastest this CPU has). `build` fails if the CPU lacks the engine, or if a classifier
+    /// was given too (set its engine with `TransformerClassifier::with_engine` or
+    /// `Ensemble::with_engine`).
+    pub fn engine(mut self, engine: crate::model::Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Detector> {
+        let engine = self.engine.map(|e| e.resolve()).transpose()?;
+        if engine.is_some() && matches!(self.classifier, Some(Some(_))) {
+            return Err(Error::Config(
+                "engine() applies to the embedded model; set the engine on the classifier given"
+                    .into(),
+            ));
+        }
         let rules = match self.rules {
             Some(r) => r,
             None => RuleSet::embedded()?,
         };
         let classifier = match self.classifier {
             Some(c) => c,
-            None => default_classifier()?,
+            None => default_classifier(engine.unwrap_or_default())?,
         };
         let calibration = classifier.as_ref().and_then(|c| c.calibration());
         let fusion = self
@@ -127,14 +144,15 @@ impl DetectorBuilder {
 }
 
 /// The embedded model when the `embedded-model` feature is on, else none (rules only).
-fn default_classifier() -> Result<Option<Arc<dyn Classifier>>> {
+fn default_classifier(engine: crate::model::Engine) -> Result<Option<Arc<dyn Classifier>>> {
     #[cfg(feature = "embedded-model")]
     {
-        let model = crate::model::Ensemble::embedded()?;
+        let model = crate::model::Ensemble::embedded()?.with_engine(engine)?;
         Ok(Some(Arc::new(model)))
     }
     #[cfg(not(feature = "embedded-model"))]
     {
+        let _ = engine;
         Ok(None)
     }
 }

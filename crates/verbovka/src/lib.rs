@@ -47,8 +47,8 @@
 //! [`Detector::score_batch`] scores many texts on the caller's rayon pool (run it inside
 //! `ThreadPool::install` to choose the pool); the model packs each batch's texts without
 //! padding (see [`model::TransformerClassifier`]), and every text gets the verdict it would get
-//! alone (bit for bit where the engine runs its AVX-512 kernels; within 1e-5 on a logit on the
-//! portable path, whose `gemm` may sum in another order for another number of rows). The
+//! alone, bit for bit, on every [`model::Engine`] (AVX-512, AVX2+FMA or portable, chosen at run
+//! time or with [`DetectorBuilder::engine`]). The
 //! detector is `Send + Sync` and cheap to clone. The library never prints, reads environment
 //! variables, touches the network or keeps global state.
 //!

@@ -113,6 +113,17 @@ impl Ensemble {
         self
     }
 
+    /// Runs every member on these kernels (see [`TransformerClassifier::with_engine`]); an
+    /// engine this CPU lacks is an error.
+    pub fn with_engine(mut self, engine: super::Engine) -> Result<Self> {
+        self.members = self
+            .members
+            .into_iter()
+            .map(|m| m.with_engine(engine))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self)
+    }
+
     /// The members, in `ensemble.json` order.
     pub fn members(&self) -> &[TransformerClassifier] {
         &self.members

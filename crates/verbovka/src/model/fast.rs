@@ -12,30 +12,172 @@
 //! all tokens at once, attention runs per sequence over that sequence's keys only — the same
 //! result as padding with a key mask, without computing the padding.
 //!
-//! Two implementations of the same function, chosen once at load by runtime CPU detection:
+//! Three implementations of the same function ([`Engine`]), chosen at load by runtime CPU
+//! detection (AVX-512 → AVX2+FMA → portable) or by the caller; all read the weights packed
+//! once at load into 32-column panels (`[in][32]`, zero-padded):
 //! - **AVX-512** (`v4`): one register-blocked matmul kernel (14 rows × 32 columns of sums in
-//!   registers, broadcast-FMA over `k`) on weights packed once at load into 32-column panels,
-//!   with the bias, the residual add, the attention scale and ReLU applied to the sums before
-//!   they are stored; attention runs the same kernel on Q·Kᵀ (K transposed once per layer) and
-//!   P·V (V read in place). A token's result does not depend on the other tokens of its batch
-//!   (bit for bit: each sum is one sequential FMA chain).
-//! - **portable**: the `gemm` crate (runtime-dispatched SIMD) and plain loops, for any other
-//!   CPU; tests run both.
+//!   registers, broadcast-FMA over `k`), with the bias, the residual add, the attention scale
+//!   and ReLU applied to the sums before they are stored; attention runs the same kernel on
+//!   Q·Kᵀ (K transposed once per layer) and P·V (V read in place); layer norm and softmax on
+//!   rows held in registers; the down-projection skips the all-zero columns of its ReLU input.
+//! - **AVX2+FMA** (`v3`): the same design for 16 registers of 8 lanes (6 rows × 16 columns).
+//! - **portable**: the same steps in plain safe Rust (4 × 8 blocks the compiler vectorises).
+//!
+//! **Bit-stable by construction**, on each engine: every matmul output is one chain of
+//! multiply-adds over `k` in increasing order, started at zero (zero skipping drops terms that
+//! add exactly nothing), then a fixed epilogue; layer norm, softmax and pooling work on one row
+//! or one sequence. So a sequence's logits do not depend on the other sequences of the call,
+//! its position in the batch, how the classifier cut its calls (token cap, batch size) or
+//! threads. Across engines they differ by float rounding only (the SIMD kernels fuse the
+//! multiply-adds, the portable one does not; reductions are split differently), tested at 1e-4.
 
 use safetensors::{Dtype, SafeTensors};
 
 use super::config::{Activation, ModelConfig};
 use crate::{Error, Result};
 
-/// Columns per packed weight panel (two 16-lane vectors).
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod v3;
+
+/// Columns per packed weight panel (two 16-lane vectors, four 8-lane ones).
 const PANEL: usize = 32;
+
+/// Which kernels run the model: the fastest this CPU has ([`Engine::Auto`], the default) or one
+/// named (an engine the CPU lacks is an error where it is requested). All compute the same
+/// function; see [`Engine::available`] for what a machine can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Engine {
+    /// The first of AVX-512, AVX2+FMA, portable that this CPU runs.
+    #[default]
+    Auto,
+    /// AVX-512 (F, VL, BW, DQ) kernels.
+    Avx512,
+    /// AVX2 + FMA kernels (x86-64-v3).
+    Avx2Fma,
+    /// Plain safe Rust, any CPU.
+    Portable,
+}
+
+impl Engine {
+    /// The concrete engines, fastest first.
+    pub const ALL: [Engine; 3] = [Engine::Avx512, Engine::Avx2Fma, Engine::Portable];
+
+    /// Whether this CPU runs the engine (`Auto` always).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Engine::Auto | Engine::Portable => true,
+            Engine::Avx512 => avx512_available(),
+            Engine::Avx2Fma => avx2_available(),
+        }
+    }
+
+    /// The concrete engines this CPU runs, fastest first (always ends with `Portable`).
+    pub fn available() -> Vec<Engine> {
+        Self::ALL.into_iter().filter(|e| e.is_supported()).collect()
+    }
+
+    /// The engine `Auto` stands for on this CPU.
+    pub fn detect() -> Engine {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.is_supported())
+            .unwrap_or(Engine::Portable)
+    }
+
+    /// The concrete engine to run: `Auto` resolved, or this one if the CPU has it, else an
+    /// error that says what is missing.
+    pub fn resolve(self) -> Result<Engine> {
+        match self {
+            Engine::Auto => Ok(Self::detect()),
+            e if e.is_supported() => Ok(e),
+            e => Err(Error::Config(format!(
+                "engine {e} requested, but this CPU lacks {} (available: {})",
+                match e {
+                    Engine::Avx512 => "AVX-512 (F, VL, BW, DQ)",
+                    _ => "AVX2 and FMA",
+                },
+                Self::available()
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// A short name (`auto`, `avx512`, `avx2-fma`, `portable`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Auto => "auto",
+            Engine::Avx512 => "avx512",
+            Engine::Avx2Fma => "avx2-fma",
+            Engine::Portable => "portable",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            Engine::Auto,
+            Engine::Avx512,
+            Engine::Avx2Fma,
+            Engine::Portable,
+        ]
+        .into_iter()
+        .find(|e| e.name() == s)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "unknown engine {s:?} (auto, avx512, avx2-fma, portable)"
+            ))
+        })
+    }
+}
+
+/// What happens to a matmul's sums `acc` before they are stored in `c`:
+/// `c = relu?(scale · acc + bias + (c if accumulate))`, in that order, on every engine.
+#[derive(Clone, Copy)]
+struct Epilogue<'a> {
+    scale: f32,
+    bias: Option<&'a [f32]>,
+    accumulate: bool,
+    relu: bool,
+}
+
+impl Default for Epilogue<'_> {
+    fn default() -> Self {
+        Epilogue {
+            scale: 1.0,
+            bias: None,
+            accumulate: false,
+            relu: false,
+        }
+    }
+}
+
+/// The right-hand side `b` (`k × n`) of a matmul.
+enum Rhs<'a> {
+    /// Weights packed by `FastLinear::pack`: panels of `[k][32]`.
+    Packed(&'a [f32]),
+    /// Row-major with this row stride (`b[i][j]` at `i * ld + j`).
+    Rows(&'a [f32], usize),
+}
 
 #[derive(Clone)]
 struct FastLinear {
-    /// `[out, in]`, row-major (as stored).
+    /// `[out, in]`, row-major (as stored); emptied by `pack` (only the head keeps it).
     weight: Vec<f32>,
     /// The same weights as `out.div_ceil(32)` panels of `[in][32]` (zero-padded columns), the
-    /// AVX-512 kernel's right-hand side; empty when that kernel is not used.
+    /// kernels' right-hand side.
     packed: Vec<f32>,
     bias: Option<Vec<f32>>,
     d_in: usize,
@@ -43,6 +185,7 @@ struct FastLinear {
 }
 
 impl FastLinear {
+    /// Packs `weight` into panels (and frees it).
     fn pack(&mut self) {
         let (k, n) = (self.d_in, self.d_out);
         let panels = n.div_ceil(PANEL);
@@ -54,6 +197,7 @@ impl FastLinear {
             }
         }
         self.packed = p;
+        self.weight = Vec::new();
     }
 
     /// `c[n × d_out] (+)= a[n × d_in] · Wᵀ + bias` on the AVX-512 kernel with the packed
@@ -65,10 +209,10 @@ impl FastLinear {
         c: &mut [f32],
         a: &[f32],
         n: usize,
-        epi: v4::Epilogue<'_>,
+        epi: Epilogue<'_>,
         skip_zeros: Option<&mut v4::SkipZeros>,
     ) -> Result<()> {
-        let epi = v4::Epilogue {
+        let epi = Epilogue {
             bias: self.bias.as_deref(),
             ..epi
         };
@@ -78,10 +222,66 @@ impl FastLinear {
             m,
             a,
             k,
-            v4::Rhs::Packed(&self.packed),
+            Rhs::Packed(&self.packed),
             (n, m, k),
             epi,
             skip_zeros,
+        )
+    }
+
+    /// [`Self::matmul_v4`] on the AVX2+FMA kernel.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn matmul_v3(
+        &self,
+        c: &mut [f32],
+        a: &[f32],
+        n: usize,
+        epi: Epilogue<'_>,
+        nonzero: Option<&mut Vec<u32>>,
+    ) -> Result<()> {
+        let epi = Epilogue {
+            bias: self.bias.as_deref(),
+            ..epi
+        };
+        let (k, m) = (self.d_in, self.d_out);
+        v3::matmul(
+            c,
+            m,
+            a,
+            k,
+            Rhs::Packed(&self.packed),
+            (n, m, k),
+            epi,
+            nonzero,
+        )
+    }
+
+    /// [`Self::matmul_v4`] on the portable kernel.
+    fn matmul_portable(
+        &self,
+        c: &mut [f32],
+        a: &[f32],
+        n: usize,
+        epi: Epilogue<'_>,
+        nonzero: Option<&mut Vec<u32>>,
+        ks: &mut Vec<u32>,
+    ) -> Result<()> {
+        let epi = Epilogue {
+            bias: self.bias.as_deref(),
+            ..epi
+        };
+        let (k, m) = (self.d_in, self.d_out);
+        portable::matmul(
+            c,
+            m,
+            a,
+            k,
+            Rhs::Packed(&self.packed),
+            (n, m, k),
+            epi,
+            nonzero,
+            ks,
         )
     }
 }
@@ -96,13 +296,13 @@ struct FastLayer {
     down: FastLinear,
 }
 
-/// One trained encoder's weights, packed for the kernels of this CPU, and its forward pass:
-/// token ids in, per-category logits out, on the calling thread.
+/// One trained encoder's weights, packed for the kernels, and its forward pass: token ids in,
+/// per-category logits out, on the calling thread, on the [`Engine`] it is set to.
 ///
 /// [`super::TransformerClassifier`] is this plus the tokenizer and the batching policy; use the
-/// engine directly to score pre-tokenised ids (the lab does, during training).
+/// transformer directly to score pre-tokenised ids (the lab does, during training).
 #[derive(Clone)]
-pub struct Engine {
+pub struct Transformer {
     d: usize,
     n_heads: usize,
     head_dim: usize,
@@ -116,18 +316,18 @@ pub struct Engine {
     layers: Vec<FastLayer>,
     final_ln: (Vec<f32>, Vec<f32>),
     head: FastLinear,
-    /// Whether `forward` runs the AVX-512 kernels (CPU support detected at load).
-    simd: bool,
+    /// The kernels `forward` runs (never `Auto`; supported by this CPU).
+    engine: Engine,
     /// Whether the feed-forward down-projection skips the zero columns of its ReLU input.
     skip_zeros: bool,
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for Transformer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("Transformer")
             .field("d", &self.d)
             .field("layers", &self.layers.len())
-            .field("simd", &self.simd)
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -161,7 +361,7 @@ fn flat(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f3
     }
 }
 
-/// Work buffers of [`Engine::forward`], reused across calls (fresh multi-MB buffers each
+/// Work buffers of [`Transformer::forward`], reused across calls (fresh multi-MB buffers each
 /// call cost page faults and zeroing). Every element a call reads it wrote first. Owned by the
 /// caller (the classifier keeps a pool of them), one per concurrent call.
 #[derive(Default)]
@@ -171,12 +371,18 @@ pub(crate) struct Scratch {
     /// Work lists of [`v4::matmul`]'s zero skipping.
     #[cfg(target_arch = "x86_64")]
     skip: v4::SkipZeros,
+    /// Non-zero column lists of the AVX2 and portable kernels' zero skipping.
+    nonzero: Vec<u32>,
+    /// The portable kernel's list of every `k`.
+    ks: Vec<u32>,
 }
 
 impl Scratch {
     /// Bytes currently held (for tests and reports).
     pub(crate) fn bytes(&self) -> usize {
-        self.bufs.iter().map(|b| b.capacity() * 4).sum::<usize>() + self.offsets.capacity() * 8
+        self.bufs.iter().map(|b| b.capacity() * 4).sum::<usize>()
+            + self.offsets.capacity() * 8
+            + (self.nonzero.capacity() + self.ks.capacity()) * 4
     }
 }
 
@@ -189,9 +395,9 @@ fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut v[..n]
 }
 
-impl Engine {
+impl Transformer {
     /// Reads the weights (named as the lab's candle encoder names them) out of a safetensors
-    /// file's bytes.
+    /// file's bytes, packs them, and selects [`Engine::Auto`].
     pub fn from_safetensors(cfg: &ModelConfig, weights: &[u8]) -> Result<Self> {
         let tensors = SafeTensors::deserialize(weights)
             .map_err(|e| Error::Config(format!("not a safetensors file: {e}")))?;
@@ -210,6 +416,11 @@ impl Engine {
                 d_out,
             })
         };
+        let packed = |p: &str, d_in: usize, d_out: usize, bias: bool| -> Result<FastLinear> {
+            let mut l = linear(p, d_in, d_out, bias)?;
+            l.pack();
+            Ok(l)
+        };
         let ln = |p: &str| -> Result<(Vec<f32>, Vec<f32>)> {
             Ok((
                 t(&format!("{p}.weight"), &[d])?,
@@ -222,15 +433,15 @@ impl Engine {
                 let p = format!("layers.{i}");
                 Ok(FastLayer {
                     ln1: ln(&format!("{p}.ln1"))?,
-                    qkv: linear(&format!("{p}.attn.qkv"), d, 3 * d, b)?,
-                    out: linear(&format!("{p}.attn.out"), d, d, b)?,
+                    qkv: packed(&format!("{p}.attn.qkv"), d, 3 * d, b)?,
+                    out: packed(&format!("{p}.attn.out"), d, d, b)?,
                     ln2: ln(&format!("{p}.ln2"))?,
-                    up: linear(&format!("{p}.ff.up"), d, cfg.d_ff, b)?,
-                    down: linear(&format!("{p}.ff.down"), cfg.d_ff, d, b)?,
+                    up: packed(&format!("{p}.ff.up"), d, cfg.d_ff, b)?,
+                    down: packed(&format!("{p}.ff.down"), cfg.d_ff, d, b)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut enc = Engine {
+        Ok(Transformer {
             d,
             n_heads: cfg.n_heads,
             head_dim: cfg.head_dim(),
@@ -244,30 +455,21 @@ impl Engine {
             layers,
             final_ln: ln("final_ln")?,
             head: linear("head", d, 3, true)?,
-            simd: false,
+            engine: Engine::detect(),
             skip_zeros: true,
-        };
-        enc.set_simd(simd_available());
-        Ok(enc)
+        })
     }
 
-    /// Selects the AVX-512 kernels (when the CPU has them) or the portable path.
-    pub fn set_simd(&mut self, on: bool) {
-        self.simd = on && simd_available();
-        for l in &mut self.layers {
-            for lin in [&mut l.qkv, &mut l.out, &mut l.up, &mut l.down] {
-                if self.simd {
-                    lin.pack();
-                } else {
-                    lin.packed = Vec::new();
-                }
-            }
-        }
+    /// Selects the kernels `forward` runs (no re-packing: every engine reads the same panels);
+    /// an engine this CPU lacks is an error and changes nothing.
+    pub fn set_engine(&mut self, engine: Engine) -> Result<()> {
+        self.engine = engine.resolve()?;
+        Ok(())
     }
 
-    /// Whether `forward` runs the AVX-512 kernels.
-    pub fn simd(&self) -> bool {
-        self.simd
+    /// The kernels `forward` runs (never `Auto`).
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Logits for each row of token ids (each at most `max_len` ids; an empty row stands for
@@ -315,16 +517,16 @@ impl Engine {
             n += r.len();
         }
         let t_max = rows.iter().map(|r| r.len()).max().unwrap_or(1);
-        #[cfg(target_arch = "x86_64")]
-        let out = if self.simd {
-            // SAFETY: `simd` is only set when the CPU has every feature `forward_v4` is
-            // compiled for (`simd_available`).
-            unsafe { self.forward_v4(&rows, &offsets, n, t_max, s) }
-        } else {
-            self.forward_portable(&rows, &offsets, n, t_max, s)
+        let out = match self.engine {
+            // SAFETY: `engine` is only ever set through `Engine::resolve`, which checks that
+            // the CPU has every feature `forward_v4` is compiled for (`avx512_available`).
+            #[cfg(target_arch = "x86_64")]
+            Engine::Avx512 => unsafe { self.forward_v4(&rows, &offsets, n, t_max, s) },
+            // SAFETY: as above, AVX2 and FMA (`avx2_available`).
+            #[cfg(target_arch = "x86_64")]
+            Engine::Avx2Fma => unsafe { self.forward_v3(&rows, &offsets, n, t_max, s) },
+            _ => self.forward_portable(&rows, &offsets, n, t_max, s),
         };
-        #[cfg(not(target_arch = "x86_64"))]
-        let out = self.forward_portable(&rows, &offsets, n, t_max, s);
         s.offsets = offsets;
         out
     }
@@ -383,7 +585,6 @@ impl Engine {
         t_max: usize,
         s: &mut Scratch,
     ) -> Result<Vec<[f32; 3]>> {
-        use v4::{Epilogue, Rhs};
         let (d, dh, ff) = (self.d, self.head_dim, self.d_ff);
         // Kᵀ rows are padded to whole vectors (the transpose writes 16 tokens at a time).
         let n_pad = n.div_ceil(16) * 16;
@@ -455,7 +656,85 @@ impl Engine {
         Ok(self.pool_head(rows, offsets, h))
     }
 
-    /// The portable forward: `gemm` crate matmuls and plain loops.
+    /// The AVX2+FMA forward: the steps of [`Self::forward_v4`] on the `v3` kernels.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn forward_v3(
+        &self,
+        rows: &[&[u32]],
+        offsets: &[usize],
+        n: usize,
+        t_max: usize,
+        s: &mut Scratch,
+    ) -> Result<Vec<[f32; 3]>> {
+        let (d, dh, ff) = (self.d, self.head_dim, self.d_ff);
+        let [x, h, qkv, att, up, scores, kt] = &mut s.bufs;
+        let nonzero = &mut s.nonzero;
+        let x = grow(x, n * d);
+        let h = grow(h, n * d);
+        let qkv = grow(qkv, n * 3 * d);
+        let att = grow(att, n * d);
+        let up = grow(up, n * ff);
+        let scores = grow(scores, t_max * t_max.div_ceil(16) * 16);
+        let kt = grow(kt, d * n);
+        self.embed(rows, offsets, x);
+        let scale = 1.0 / (dh as f32).sqrt();
+        let relu = self.activation == Activation::Relu;
+        let plain = Epilogue::default();
+        for layer in &self.layers {
+            // Every kernel call below checks its bounds; this function's target features are
+            // theirs, so the calls are safe.
+            v3::layer_norm(x, h, &layer.ln1, d, self.eps)?;
+            layer.qkv.matmul_v3(qkv, h, n, plain, None)?;
+            portable::transpose(&qkv[d..], 3 * d, n, d, kt, n)?;
+            for (r, &o) in rows.iter().zip(offsets) {
+                let t = r.len();
+                let ts = t.div_ceil(16) * 16;
+                for head in 0..self.n_heads {
+                    let scores = &mut scores[..t * ts];
+                    v3::matmul(
+                        scores,
+                        ts,
+                        &qkv[o * 3 * d + head * dh..],
+                        3 * d,
+                        Rhs::Rows(&kt[head * dh * n + o..], n),
+                        (t, t, dh),
+                        Epilogue { scale, ..plain },
+                        None,
+                    )?;
+                    v3::softmax_rows(scores, ts, t)?;
+                    v3::matmul(
+                        &mut att[o * d + head * dh..],
+                        d,
+                        scores,
+                        ts,
+                        Rhs::Rows(&qkv[o * 3 * d + 2 * d + head * dh..], 3 * d),
+                        (t, dh, t),
+                        plain,
+                        None,
+                    )?;
+                }
+            }
+            let accumulate = Epilogue {
+                accumulate: true,
+                ..plain
+            };
+            layer.out.matmul_v3(x, att, n, accumulate, None)?;
+            v3::layer_norm(x, h, &layer.ln2, d, self.eps)?;
+            layer
+                .up
+                .matmul_v3(up, h, n, Epilogue { relu, ..plain }, None)?;
+            if !relu {
+                activate(up, self.activation);
+            }
+            let skip_zeros = (relu && self.skip_zeros).then_some(&mut *nonzero);
+            layer.down.matmul_v3(x, up, n, accumulate, skip_zeros)?;
+        }
+        v3::layer_norm(x, h, &self.final_ln, d, self.eps)?;
+        Ok(self.pool_head(rows, offsets, h))
+    }
+
+    /// The portable forward: the same steps on the plain-Rust kernels.
     fn forward_portable(
         &self,
         rows: &[&[u32]],
@@ -464,202 +743,76 @@ impl Engine {
         t_max: usize,
         s: &mut Scratch,
     ) -> Result<Vec<[f32; 3]>> {
-        let d = self.d;
-        let [x, h, qkv, att, up, scores, _] = &mut s.bufs;
+        let (d, dh, ff) = (self.d, self.head_dim, self.d_ff);
+        let [x, h, qkv, att, up, scores, kt] = &mut s.bufs;
+        let (nonzero, ks) = (&mut s.nonzero, &mut s.ks);
         let x = grow(x, n * d);
         let h = grow(h, n * d);
         let qkv = grow(qkv, n * 3 * d);
         let att = grow(att, n * d);
-        let up = grow(up, n * self.d_ff);
+        let up = grow(up, n * ff);
         let scores = grow(scores, t_max * t_max.div_ceil(16) * 16);
+        let kt = grow(kt, d * n);
         self.embed(rows, offsets, x);
-        let scale = 1.0 / (self.head_dim as f32).sqrt();
+        let scale = 1.0 / (dh as f32).sqrt();
+        let relu = self.activation == Activation::Relu;
+        let plain = Epilogue::default();
         for layer in &self.layers {
             layer_norm(x, h, &layer.ln1, d, self.eps);
-            linear(h, qkv, &layer.qkv, n, false)?;
+            layer.qkv.matmul_portable(qkv, h, n, plain, None, ks)?;
+            portable::transpose(&qkv[d..], 3 * d, n, d, kt, n)?;
             for (r, &o) in rows.iter().zip(offsets) {
-                self.attention(qkv, att, scores, o, r.len(), scale)?;
+                let t = r.len();
+                let ts = t.div_ceil(16) * 16;
+                for head in 0..self.n_heads {
+                    let scores = &mut scores[..t * ts];
+                    portable::matmul(
+                        scores,
+                        ts,
+                        &qkv[o * 3 * d + head * dh..],
+                        3 * d,
+                        Rhs::Rows(&kt[head * dh * n + o..], n),
+                        (t, t, dh),
+                        Epilogue { scale, ..plain },
+                        None,
+                        ks,
+                    )?;
+                    for row in scores.chunks_exact_mut(ts) {
+                        softmax_row(row, t);
+                    }
+                    portable::matmul(
+                        &mut att[o * d + head * dh..],
+                        d,
+                        scores,
+                        ts,
+                        Rhs::Rows(&qkv[o * 3 * d + 2 * d + head * dh..], 3 * d),
+                        (t, dh, t),
+                        plain,
+                        None,
+                        ks,
+                    )?;
+                }
             }
-            linear(att, x, &layer.out, n, true)?;
+            let accumulate = Epilogue {
+                accumulate: true,
+                ..plain
+            };
+            layer.out.matmul_portable(x, att, n, accumulate, None, ks)?;
             layer_norm(x, h, &layer.ln2, d, self.eps);
-            linear(h, up, &layer.up, n, false)?;
-            activate(up, self.activation);
-            linear(up, x, &layer.down, n, true)?;
+            layer
+                .up
+                .matmul_portable(up, h, n, Epilogue { relu, ..plain }, None, ks)?;
+            if !relu {
+                activate(up, self.activation);
+            }
+            let skip_zeros = (relu && self.skip_zeros).then_some(&mut *nonzero);
+            layer
+                .down
+                .matmul_portable(x, up, n, accumulate, skip_zeros, ks)?;
         }
         layer_norm(x, h, &self.final_ln, d, self.eps);
         Ok(self.pool_head(rows, offsets, h))
     }
-
-    /// Self-attention of one packed sequence (`t` tokens from row `o`), all heads, written into
-    /// `att[o..o+t]`.
-    #[inline(always)]
-    fn attention(
-        &self,
-        qkv: &[f32],
-        att: &mut [f32],
-        scores: &mut [f32],
-        o: usize,
-        t: usize,
-        scale: f32,
-    ) -> Result<()> {
-        let d = self.d;
-        let dh = self.head_dim;
-        let rs = 3 * d;
-        let base = o * rs;
-        // Score rows padded to a multiple of 16 so the softmax runs on whole vectors.
-        let ts = t.div_ceil(16) * 16;
-        for head in 0..self.n_heads {
-            let q = base + head * dh;
-            let k = base + d + head * dh;
-            let v = base + 2 * d + head * dh;
-            // scores[t×t] = Q Kᵀ · scale
-            matmul(
-                Mat {
-                    data: &mut scores[..t * ts],
-                    rs: ts,
-                    cs: 1,
-                },
-                MatRef {
-                    data: &qkv[q..],
-                    rs,
-                    cs: 1,
-                },
-                MatRef {
-                    data: &qkv[k..],
-                    rs: 1,
-                    cs: rs,
-                },
-                (t, t, dh),
-                false,
-                scale,
-            )?;
-            for row in scores[..t * ts].chunks_exact_mut(ts) {
-                softmax_row(row, t);
-            }
-            // att[t×dh] = P V
-            matmul(
-                Mat {
-                    data: &mut att[o * d + head * dh..],
-                    rs: d,
-                    cs: 1,
-                },
-                MatRef {
-                    data: &scores[..t * ts],
-                    rs: ts,
-                    cs: 1,
-                },
-                MatRef {
-                    data: &qkv[v..],
-                    rs,
-                    cs: 1,
-                },
-                (t, dh, t),
-                false,
-                1.0,
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// A strided matrix view for [`matmul`]: element `(i, j)` at `data[i * rs + j * cs]`.
-struct MatRef<'a> {
-    data: &'a [f32],
-    rs: usize,
-    cs: usize,
-}
-
-/// A mutable strided matrix view.
-struct Mat<'a> {
-    data: &'a mut [f32],
-    rs: usize,
-    cs: usize,
-}
-
-fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
-}
-
-/// `dst (m×n) = [dst +] scale · lhs (m×k) · rhs (k×n)`, single-threaded, bounds-checked.
-fn matmul(
-    dst: Mat<'_>,
-    lhs: MatRef<'_>,
-    rhs: MatRef<'_>,
-    (m, n, k): (usize, usize, usize),
-    accumulate: bool,
-    scale: f32,
-) -> Result<()> {
-    if !(fits(dst.data.len(), m, n, dst.rs, dst.cs)
-        && fits(lhs.data.len(), m, k, lhs.rs, lhs.cs)
-        && fits(rhs.data.len(), k, n, rhs.rs, rhs.cs))
-    {
-        return Err(Error::Internal(format!(
-            "matmul of {m}×{k}·{k}×{n} out of bounds"
-        )));
-    }
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    // SAFETY: every element the kernel touches, (i, j) ↦ ptr + i·rs + j·cs with i < rows and
-    // j < cols, lies inside its slice (checked by `fits` above); `dst` is exclusively borrowed
-    // and cannot alias the shared inputs.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.data.as_mut_ptr(),
-            dst.cs as isize,
-            dst.rs as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-    Ok(())
-}
-
-/// `y (n×out) = [y +] x (n×in) · Wᵀ (+ b)`.
-#[inline(always)]
-fn linear(x: &[f32], y: &mut [f32], l: &FastLinear, n: usize, accumulate: bool) -> Result<()> {
-    matmul(
-        Mat {
-            data: &mut y[..n * l.d_out],
-            rs: l.d_out,
-            cs: 1,
-        },
-        MatRef {
-            data: &x[..n * l.d_in],
-            rs: l.d_in,
-            cs: 1,
-        },
-        MatRef {
-            data: &l.weight,
-            rs: 1,
-            cs: l.d_in,
-        },
-        (n, l.d_out, l.d_in),
-        accumulate,
-        1.0,
-    )?;
-    if let Some(b) = &l.bias {
-        for row in y[..n * l.d_out].chunks_mut(l.d_out) {
-            for (v, bb) in row.iter_mut().zip(b) {
-                *v += bb;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[inline(always)]
@@ -778,7 +931,7 @@ fn erf(x: f64) -> f64 {
 }
 
 /// Whether this CPU runs the AVX-512 kernels.
-fn simd_available() -> bool {
+fn avx512_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -798,9 +951,21 @@ fn simd_available() -> bool {
     }
 }
 
+/// Whether this CPU runs the AVX2+FMA kernels.
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// AVX-512 kernels. The entry points (`matmul`, `transpose`, `layer_norm`, `softmax_rows`) are
 /// safe `#[target_feature]` functions: calling them is `unsafe` only from code not compiled
-/// for those features, where the caller must know the CPU has them ([`simd_available`]); each
+/// for those features, where the caller must know the CPU has them ([`avx512_available`]); each
 /// checks the bounds of what it reads and writes and returns an error instead of touching
 /// memory outside its slices. The `unsafe fn`s below them take raw pointers whose ranges the
 /// entry points checked.
@@ -809,39 +974,11 @@ mod v4 {
     use std::arch::x86_64::*;
 
     use super::PANEL;
+    pub(super) use super::{Epilogue, Rhs};
     use crate::{Error, Result};
 
     /// Rows of sums a kernel call keeps in registers (14 × 2 vectors = 28 of the 32 registers).
     const MR: usize = 14;
-
-    /// What happens to a tile's sums `acc` before they are stored in `c`:
-    /// `c = relu?(scale · acc + bias + (c if accumulate))`.
-    #[derive(Clone, Copy)]
-    pub(super) struct Epilogue<'a> {
-        pub(super) scale: f32,
-        pub(super) bias: Option<&'a [f32]>,
-        pub(super) accumulate: bool,
-        pub(super) relu: bool,
-    }
-
-    impl Default for Epilogue<'_> {
-        fn default() -> Self {
-            Epilogue {
-                scale: 1.0,
-                bias: None,
-                accumulate: false,
-                relu: false,
-            }
-        }
-    }
-
-    /// The right-hand side `b` (`k × n`) of [`matmul`].
-    pub(super) enum Rhs<'a> {
-        /// Weights packed by `FastLinear::pack`: panels of `[k][32]`.
-        Packed(&'a [f32]),
-        /// Row-major with this row stride (`b[i][j]` at `i * ld + j`).
-        Rows(&'a [f32], usize),
-    }
 
     fn out_of_bounds(m: usize, n: usize, k: usize) -> Error {
         Error::Internal(format!("matmul of {m}×{k}·{k}×{n} out of bounds"))
@@ -1522,8 +1659,8 @@ pub(crate) mod tests {
         safetensors::serialize(views, None).expect("serialize")
     }
 
-    pub(crate) fn model(cfg: &ModelConfig, seed: u64) -> Engine {
-        Engine::from_safetensors(cfg, &random_weights(cfg, seed)).expect("engine")
+    pub(crate) fn model(cfg: &ModelConfig, seed: u64) -> Transformer {
+        Transformer::from_safetensors(cfg, &random_weights(cfg, seed)).expect("engine")
     }
 
     fn rows(cfg: &ModelConfig, lens: &[usize], seed: u64) -> Vec<Vec<u32>> {
@@ -1541,64 +1678,130 @@ pub(crate) mod tests {
             .fold(0.0, f32::max)
     }
 
-    /// The AVX-512 and portable paths agree (within float rounding) on the shipped shape and on
-    /// shapes whose widths are not multiples of the kernels' 16/32 lanes, with every activation
-    /// and with biases; stale work buffers from another batch change nothing.
+    /// The engines this CPU runs, with a note on stderr for those it lacks (the tests then
+    /// cover the others: `Portable` always).
+    pub(crate) fn engines_here() -> Vec<Engine> {
+        for e in Engine::ALL {
+            if !e.is_supported() {
+                eprintln!("engine {e}: not run, this CPU lacks it");
+            }
+        }
+        let here = Engine::available();
+        assert!(here.contains(&Engine::Portable));
+        here
+    }
+
+    /// `Auto` resolves to the best engine this CPU has; one it lacks is an error naming it;
+    /// names round-trip.
     #[test]
-    fn engine_paths_agree_and_reuse_buffers() {
+    fn engines_resolve_and_unsupported_ones_are_errors() {
+        let best = Engine::detect();
+        assert_eq!(Engine::Auto.resolve().expect("auto"), best);
+        assert_eq!(Engine::available()[0], best);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            assert_eq!(Engine::Avx2Fma.is_supported(), avx2);
+            if avx2 && !Engine::Avx512.is_supported() {
+                assert_eq!(best, Engine::Avx2Fma);
+            }
+        }
+        let mut fast = model(&config(16, 2, 32, Activation::Relu, false), 1);
+        assert_eq!(fast.engine(), best);
+        for e in Engine::ALL {
+            match e.resolve() {
+                Ok(r) => {
+                    assert_eq!(r, e);
+                    fast.set_engine(e).expect("supported");
+                    assert_eq!(fast.engine(), e);
+                }
+                Err(err) => {
+                    assert!(err.to_string().contains(e.name()), "{err}");
+                    let before = fast.engine();
+                    assert!(fast.set_engine(e).is_err());
+                    assert_eq!(fast.engine(), before);
+                }
+            }
+        }
+        for e in [
+            Engine::Auto,
+            Engine::Avx512,
+            Engine::Avx2Fma,
+            Engine::Portable,
+        ] {
+            assert_eq!(e.name().parse::<Engine>().expect("name"), e);
+        }
+        assert!("sse".parse::<Engine>().is_err());
+    }
+
+    /// Every engine this CPU has agrees with the portable one (within float rounding: 1e-4 on
+    /// logits) on the shipped shape and on shapes whose widths are not multiples of the
+    /// kernels' 8/16/32 lanes, with every activation and with biases; stale work buffers from
+    /// another batch change nothing (bit for bit).
+    #[test]
+    fn engines_agree_and_reuse_buffers() {
         let shapes = [
             config(128, 4, 512, Activation::Relu, false),
             config(16, 2, 32, Activation::QuickGelu, true),
             config(24, 3, 40, Activation::GeluErf, false),
             config(40, 5, 72, Activation::Gelu, true),
             config(48, 2, 100, Activation::Relu, true),
+            config(20, 2, 36, Activation::Relu, false),
         ];
         let lens = [
-            0, 1, 2, 3, 5, 9, 13, 14, 15, 16, 17, 31, 32, 33, 47, 64, 100, 127, 128,
+            0, 1, 2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100, 127, 128,
         ];
         for (i, cfg) in shapes.iter().enumerate() {
             let mut fast = model(cfg, 11 + i as u64);
             let rows = rows(cfg, &lens, 5 + i as u64);
             let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-            fast.set_simd(false);
+            fast.set_engine(Engine::Portable).expect("portable");
             let portable = fast.forward(&refs, 0).expect("portable");
-            for on in [true, false] {
-                fast.set_simd(on);
-                assert_eq!(fast.simd(), on && simd_available());
+            for e in engines_here() {
+                fast.set_engine(e).expect("engine");
                 let mut s = Scratch::default();
                 let out = fast.forward_with(&refs, 0, &mut s).expect("forward");
                 let d = max_diff(&out, &portable);
-                assert!(d < 1e-4, "shape {i} simd {on}: {d}");
+                assert!(d < 1e-4, "shape {i} engine {e}: {d}");
                 // The same scratch again, with another batch first (stale buffers).
                 fast.forward_with(&refs[..5], 0, &mut s).expect("forward");
                 let again = fast.forward_with(&refs, 0, &mut s).expect("forward");
-                assert!(max_diff(&again, &out) < 1e-5, "shape {i} simd {on}");
-                if fast.simd() {
-                    assert_eq!(again, out, "AVX-512 path: bit for bit");
-                }
+                assert_eq!(again, out, "shape {i} engine {e}: bit for bit");
             }
         }
     }
 
-    /// A row scores the same alone and in any batch: bit for bit on the AVX-512 path (each sum
-    /// is one FMA chain in a fixed order, whatever the other rows), within 1e-5 on the portable
-    /// path (`gemm` may block a sum differently for another number of rows).
+    /// On every engine this CPU has, a row scores the same bit for bit alone, in any batch, at
+    /// any position, in batches cut anywhere (each sum is one chain in a fixed order, whatever
+    /// the other rows), with and without zero skipping changing the lists it keeps.
     #[test]
-    fn a_row_scores_the_same_alone_and_in_a_batch() {
-        let cfg = config(128, 4, 512, Activation::Relu, false);
-        let mut fast = model(&cfg, 3);
-        let rows = rows(&cfg, &[7, 128, 1, 40, 0, 90, 13, 14, 15], 9);
-        let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-        for simd in [true, false] {
-            fast.set_simd(simd);
-            let mut s = Scratch::default();
-            let batch = fast.forward_with(&refs, 0, &mut s).expect("batch");
-            for (r, b) in refs.iter().zip(&batch) {
-                let alone = fast.forward_with(&[r], 0, &mut s).expect("alone")[0];
-                if fast.simd() {
-                    assert_eq!(&alone, b);
-                } else {
-                    assert!(max_diff(&[alone], &[*b]) < 1e-5);
+    fn a_row_scores_bit_for_bit_the_same_alone_and_in_any_batch() {
+        for (cfg, seed) in [
+            (config(128, 4, 512, Activation::Relu, false), 3),
+            (config(24, 3, 40, Activation::Relu, true), 4),
+        ] {
+            let mut fast = model(&cfg, seed);
+            let rows = rows(&cfg, &[7, 128, 1, 40, 0, 90, 13, 14, 15, 5, 6, 33, 64], 9);
+            let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+            for e in engines_here() {
+                fast.set_engine(e).expect("engine");
+                let mut s = Scratch::default();
+                let batch = fast.forward_with(&refs, 0, &mut s).expect("batch");
+                for (r, b) in refs.iter().zip(&batch) {
+                    let alone = fast.forward_with(&[r], 0, &mut s).expect("alone")[0];
+                    assert_eq!(&alone, b, "engine {e}");
+                }
+                // Reversed order, and cut into calls of 1..=5 rows.
+                let rev: Vec<&[u32]> = refs.iter().rev().copied().collect();
+                let out = fast.forward_with(&rev, 0, &mut s).expect("reversed");
+                assert!(out.iter().rev().eq(batch.iter()), "engine {e}: reversed");
+                for cut in 1..=5 {
+                    let parts: Vec<[f32; 3]> = refs
+                        .chunks(cut)
+                        .flat_map(|c| fast.forward_with(c, 0, &mut s).expect("part"))
+                        .collect();
+                    assert_eq!(parts, batch, "engine {e}: calls of {cut}");
                 }
             }
         }
@@ -1614,9 +1817,9 @@ pub(crate) mod tests {
         assert!(fast.forward(&[], 0).expect("empty").is_empty());
         let weights = random_weights(&cfg, 1);
         let other = config(24, 2, 32, Activation::Relu, false);
-        let e = Engine::from_safetensors(&other, &weights).expect_err("shape");
+        let e = Transformer::from_safetensors(&other, &weights).expect_err("shape");
         assert!(e.to_string().contains("shape"), "{e}");
-        assert!(Engine::from_safetensors(&cfg, b"not safetensors").is_err());
+        assert!(Transformer::from_safetensors(&cfg, b"not safetensors").is_err());
     }
 
     /// Weights stored as f16 load to the f32 values they round to.
@@ -1647,25 +1850,153 @@ pub(crate) mod tests {
             )
         });
         let f16_bytes = safetensors::serialize(views, None).expect("serialize");
-        let a = Engine::from_safetensors(&cfg, &f16_bytes).expect("f16");
-        let b = Engine::from_safetensors(&cfg, &f32_bytes).expect("f32");
+        let a = Transformer::from_safetensors(&cfg, &f16_bytes).expect("f16");
+        let b = Transformer::from_safetensors(&cfg, &f32_bytes).expect("f32");
         let round = |v: &[f32]| -> Vec<f32> {
             v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
         };
         assert_eq!(a.word, round(&b.word));
-        assert_eq!(a.layers[1].up.weight, round(&b.layers[1].up.weight));
+        assert_eq!(a.layers[1].up.packed, round(&b.layers[1].up.packed));
+        assert_eq!(a.head.weight, round(&b.head.weight));
         assert_ne!(a.word, b.word);
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    #[cfg_attr(
-        not(verbovka_test_cpu_avx512),
-        ignore = "this CPU has no AVX-512: its kernels cannot run here"
-    )]
-    fn avx512_kernels_match_scalar_loops() {
-        use super::v4::{layer_norm, matmul, softmax_rows, transpose, Epilogue, Rhs, SkipZeros};
-        assert!(simd_available(), "build.rs saw AVX-512 on this CPU");
+    /// One engine's kernels, called the way the forward passes call them (the SIMD ones only
+    /// where the CPU has them: the callers check).
+    #[derive(Default)]
+    struct Kernels {
+        #[cfg(target_arch = "x86_64")]
+        skip: v4::SkipZeros,
+        nonzero: Vec<u32>,
+        ks: Vec<u32>,
+    }
+
+    impl Kernels {
+        #[allow(clippy::too_many_arguments)]
+        fn matmul(
+            &mut self,
+            e: Engine,
+            c: &mut [f32],
+            ldc: usize,
+            a: &[f32],
+            lda: usize,
+            b: Rhs<'_>,
+            mnk: (usize, usize, usize),
+            epi: Epilogue<'_>,
+            sparse: bool,
+        ) -> Result<()> {
+            assert!(e.is_supported());
+            match e {
+                // SAFETY: the CPU has the engine's features (asserted above).
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx512 => unsafe {
+                    v4::matmul(
+                        c,
+                        ldc,
+                        a,
+                        lda,
+                        b,
+                        mnk,
+                        epi,
+                        sparse.then_some(&mut self.skip),
+                    )
+                },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx2Fma => unsafe {
+                    v3::matmul(
+                        c,
+                        ldc,
+                        a,
+                        lda,
+                        b,
+                        mnk,
+                        epi,
+                        sparse.then_some(&mut self.nonzero),
+                    )
+                },
+                _ => portable::matmul(
+                    c,
+                    ldc,
+                    a,
+                    lda,
+                    b,
+                    mnk,
+                    epi,
+                    sparse.then_some(&mut self.nonzero),
+                    &mut self.ks,
+                ),
+            }
+        }
+
+        fn layer_norm(
+            e: Engine,
+            x: &[f32],
+            y: &mut [f32],
+            ln: &(Vec<f32>, Vec<f32>),
+            d: usize,
+        ) -> Result<()> {
+            assert!(e.is_supported());
+            match e {
+                // SAFETY: as in `matmul`.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx512 => unsafe { v4::layer_norm(x, y, ln, d, 1e-5) },
+                // SAFETY: as in `matmul`.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx2Fma => unsafe { v3::layer_norm(x, y, ln, d, 1e-5) },
+                _ => {
+                    super::layer_norm(x, y, ln, d, 1e-5);
+                    Ok(())
+                }
+            }
+        }
+
+        fn softmax(e: Engine, s: &mut [f32], ts: usize, t: usize) -> Result<()> {
+            assert!(e.is_supported());
+            match e {
+                // SAFETY: as in `matmul`.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx512 => unsafe { v4::softmax_rows(s, ts, t) },
+                // SAFETY: as in `matmul`.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx2Fma => unsafe { v3::softmax_rows(s, ts, t) },
+                _ => {
+                    for row in s.chunks_exact_mut(ts) {
+                        softmax_row(row, t);
+                    }
+                    Ok(())
+                }
+            }
+        }
+
+        fn transpose(
+            e: Engine,
+            src: &[f32],
+            lds: usize,
+            rows: usize,
+            cols: usize,
+            dst: &mut [f32],
+        ) -> Result<usize> {
+            match e {
+                // SAFETY: as in `matmul`.
+                #[cfg(target_arch = "x86_64")]
+                Engine::Avx512 => {
+                    let ldd = rows.div_ceil(16) * 16;
+                    unsafe { v4::transpose(src, lds, rows, cols, dst, ldd) }.map(|()| ldd)
+                }
+                _ => portable::transpose(src, lds, rows, cols, dst, rows).map(|()| rows),
+            }
+        }
+    }
+
+    /// The kernels of engine `e` against scalar loops: the matmul bit for bit against the same
+    /// chain of (fused, on the SIMD engines) multiply-adds in `k` order and the same epilogue,
+    /// dense and skipping zeros, packed and row-major right-hand sides, every edge of the
+    /// register blocks; out of bounds is an error; transpose exact; layer norm and softmax
+    /// within rounding.
+    fn kernels_match_scalar_loops(e: Engine) {
+        assert!(e.is_supported(), "engine {e} on this CPU");
+        let fused = e != Engine::Portable;
         let mut rng = fastrand::Rng::with_seed(7);
         let mut rand = |n: usize, zeros: f32| -> Vec<f32> {
             (0..n)
@@ -1678,12 +2009,16 @@ pub(crate) mod tests {
                 })
                 .collect()
         };
+        let mut kern = Kernels::default();
         for (m, k, n) in [
             (1, 1, 1),
             (5, 7, 3),
+            (6, 16, 16),
+            (7, 9, 17),
             (14, 32, 32),
             (15, 33, 47),
             (29, 128, 100),
+            (13, 40, 8),
             (3, 512, 130),
         ] {
             let a = rand(m * k, 0.7);
@@ -1702,8 +2037,15 @@ pub(crate) mod tests {
                 (0..m * n)
                     .map(|e| {
                         let (i, j) = (e / n, e % n);
-                        let mut v: f32 = (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum();
-                        v = v * 0.5 + bias[j] + if acc { init[e] } else { 0.0 };
+                        let mut v = 0f32;
+                        for t in 0..k {
+                            let (x, y) = (a[i * k + t], w[j * k + t]);
+                            v = if fused { x.mul_add(y, v) } else { v + x * y };
+                        }
+                        v = v * 0.5 + bias[j];
+                        if acc {
+                            v += init[e];
+                        }
                         if relu {
                             v.max(0.0)
                         } else {
@@ -1712,117 +2054,226 @@ pub(crate) mod tests {
                     })
                     .collect()
             };
-            let mut skip = SkipZeros::default();
+            // Row-major right-hand side (b[t][j] = w[j][t]), with a wider row stride.
+            let ld = n + 5;
+            let mut wt = vec![f32::NAN; k * ld];
+            for t in 0..k {
+                for j in 0..n {
+                    wt[t * ld + j] = w[j * k + t];
+                }
+            }
             for (acc, relu, sparse) in [
                 (false, false, false),
                 (true, true, false),
                 (true, false, true),
+                (false, true, true),
             ] {
-                let mut c = init.clone();
                 let epi = Epilogue {
                     scale: 0.5,
                     bias: Some(&bias),
                     accumulate: acc,
                     relu,
                 };
-                // SAFETY: AVX-512 checked above.
-                unsafe {
-                    matmul(
-                        &mut c,
-                        n,
-                        &a,
-                        k,
-                        Rhs::Packed(&lin.packed),
-                        (m, n, k),
-                        epi,
-                        sparse.then_some(&mut skip),
-                    )
-                    .expect("matmul")
-                };
-                let e = expect(acc, relu);
-                let d = c
-                    .iter()
-                    .zip(&e)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    d < 1e-4,
-                    "{m}x{k}x{n} acc {acc} relu {relu} sparse {sparse}: {d}"
-                );
-                // Row-major right-hand side (b[t][j] = w[j][t]).
-                let wt: Vec<f32> = (0..k * n).map(|e| w[(e % n) * k + e / n]).collect();
-                let mut c2 = init.clone();
-                // SAFETY: as above.
-                unsafe {
-                    matmul(&mut c2, n, &a, k, Rhs::Rows(&wt, n), (m, n, k), epi, None)
-                        .expect("rows")
-                };
-                let d = c2
-                    .iter()
-                    .zip(&e)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0, f32::max);
-                assert!(d < 1e-4, "rows {m}x{k}x{n}: {d}");
-            }
-            // Out of bounds is an error, not a write.
-            let mut small = vec![0f32; m * n - 1];
-            // SAFETY: as above.
-            let r = unsafe {
-                matmul(
-                    &mut small,
+                let want = expect(acc, relu);
+                let mut c = init.clone();
+                kern.matmul(
+                    e,
+                    &mut c,
                     n,
                     &a,
                     k,
                     Rhs::Packed(&lin.packed),
                     (m, n, k),
-                    Epilogue::default(),
-                    None,
+                    epi,
+                    sparse,
                 )
-            };
+                .expect("matmul");
+                assert_eq!(
+                    c, want,
+                    "{e} {m}x{k}x{n} acc {acc} relu {relu} sparse {sparse}"
+                );
+                let mut c2 = init.clone();
+                kern.matmul(
+                    e,
+                    &mut c2,
+                    n,
+                    &a,
+                    k,
+                    Rhs::Rows(&wt, ld),
+                    (m, n, k),
+                    epi,
+                    sparse,
+                )
+                .expect("rows");
+                assert_eq!(c2, want, "{e} rows {m}x{k}x{n}");
+                // Into a wider output: the columns past n are not touched.
+                let ldc = n + 3;
+                let mut wide = vec![7f32; m * ldc];
+                for i in 0..m {
+                    wide[i * ldc..i * ldc + n].copy_from_slice(&init[i * n..(i + 1) * n]);
+                }
+                kern.matmul(
+                    e,
+                    &mut wide,
+                    ldc,
+                    &a,
+                    k,
+                    Rhs::Rows(&wt, ld),
+                    (m, n, k),
+                    epi,
+                    false,
+                )
+                .expect("wide");
+                for i in 0..m {
+                    assert_eq!(&wide[i * ldc..i * ldc + n], &want[i * n..(i + 1) * n]);
+                    assert!(wide[i * ldc + n..(i + 1) * ldc].iter().all(|&v| v == 7.0));
+                }
+            }
+            // Out of bounds is an error, not a write.
+            let mut small = vec![0f32; m * n - 1];
+            let r = kern.matmul(
+                e,
+                &mut small,
+                n,
+                &a,
+                k,
+                Rhs::Packed(&lin.packed),
+                (m, n, k),
+                Epilogue::default(),
+                false,
+            );
+            assert!(r.is_err());
+            let r = kern.matmul(
+                e,
+                &mut vec![0f32; m * n],
+                n,
+                &a,
+                k,
+                Rhs::Rows(&wt[..wt.len() - ld], ld),
+                (m, n, k),
+                Epilogue::default(),
+                false,
+            );
             assert!(r.is_err());
         }
         for (rows, cols) in [(1, 1), (5, 3), (16, 16), (17, 33), (40, 128)] {
             let lds = cols + 3;
             let src = rand(rows * lds, 0.0);
-            let ldd = rows.div_ceil(16) * 16;
-            let mut dst = vec![f32::NAN; cols * ldd];
-            // SAFETY: as above.
-            unsafe { transpose(&src, lds, rows, cols, &mut dst, ldd).expect("transpose") };
+            let mut dst = vec![f32::NAN; cols * rows.div_ceil(16) * 16];
+            let ldd = Kernels::transpose(e, &src, lds, rows, cols, &mut dst).expect("transpose");
             for i in 0..rows {
                 for j in 0..cols {
                     assert_eq!(dst[j * ldd + i], src[i * lds + j]);
                 }
             }
         }
-        for d in [1, 8, 16, 24, 128, 200, 256, 300] {
+        for d in [1, 8, 16, 24, 40, 48, 128, 200, 256, 300] {
             let x: Vec<f32> = rand(5 * d, 0.0).iter().map(|v| v * 10.0 + 3.0).collect();
             let ln = (rand(d, 0.0), rand(d, 0.0));
             let (mut y, mut z) = (vec![0f32; 5 * d], vec![0f32; 5 * d]);
-            // SAFETY: as above.
-            unsafe { layer_norm(&x, &mut y, &ln, d, 1e-5).expect("layer norm") };
-            super::layer_norm(&x, &mut z, &ln, d, 1e-5);
+            Kernels::layer_norm(e, &x, &mut y, &ln, d).expect("layer norm");
+            // f64 reference.
+            for (xr, zr) in x.chunks(d).zip(z.chunks_mut(d)) {
+                let mean = xr.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+                let var = xr.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+                for (j, o) in zr.iter_mut().enumerate() {
+                    let v = (xr[j] as f64 - mean) / (var + 1e-5).sqrt();
+                    *o = (v * ln.0[j] as f64 + ln.1[j] as f64) as f32;
+                }
+            }
             let diff = y
                 .iter()
                 .zip(&z)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
-            assert!(diff < 1e-5, "d {d}: {diff}");
+            assert!(diff < 1e-5, "{e} d {d}: {diff}");
+            if fused && d > 1 {
+                assert!(Kernels::layer_norm(e, &x[..5 * d - 1], &mut y, &ln, d).is_err());
+            }
         }
-        for t in [1usize, 2, 15, 16, 17, 100, 128, 129, 300] {
+        for t in [
+            1usize, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 128, 129, 300,
+        ] {
             let ts = t.div_ceil(16) * 16;
             let mut x: Vec<f32> = rand(3 * ts, 0.0).iter().map(|v| v * 40.0).collect();
             let mut y = x.clone();
-            // SAFETY: as above.
-            unsafe { softmax_rows(&mut x, ts, t).expect("softmax") };
+            Kernels::softmax(e, &mut x, ts, t).expect("softmax");
             for (xr, yr) in x.chunks(ts).zip(y.chunks_mut(ts)) {
                 let mx = yr[..t].iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let sum: f32 = yr[..t].iter().map(|v| (v - mx).exp()).sum();
                 for j in 0..ts {
-                    let e = if j < t { (yr[j] - mx).exp() / sum } else { 0.0 };
-                    assert!((xr[j] - e).abs() < 1e-6, "t {t} j {j}: {} vs {e}", xr[j]);
+                    let want = if j < t { (yr[j] - mx).exp() / sum } else { 0.0 };
+                    assert!(
+                        (xr[j] - want).abs() < 1e-6,
+                        "{e} t {t} j {j}: {} vs {want}",
+                        xr[j]
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn portable_kernels_match_scalar_loops() {
+        kernels_match_scalar_loops(Engine::Portable);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[cfg_attr(
+        not(verbovka_test_cpu_avx2),
+        ignore = "this CPU has no AVX2+FMA: its kernels cannot run here"
+    )]
+    fn avx2_kernels_match_scalar_loops() {
+        assert!(avx2_available(), "build.rs saw AVX2 and FMA on this CPU");
+        kernels_match_scalar_loops(Engine::Avx2Fma);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[cfg_attr(
+        not(verbovka_test_cpu_avx512),
+        ignore = "this CPU has no AVX-512: its kernels cannot run here"
+    )]
+    fn avx512_kernels_match_scalar_loops() {
+        assert!(avx512_available(), "build.rs saw AVX-512 on this CPU");
+        kernels_match_scalar_loops(Engine::Avx512);
+    }
+
+    /// The AVX2 and AVX-512 matmuls are the same operations: bit for bit the same products.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_matmuls_agree_bit_for_bit() {
+        if !(Engine::Avx512.is_supported() && Engine::Avx2Fma.is_supported()) {
+            eprintln!("needs both AVX-512 and AVX2: each is checked against the scalar chain in its own kernel test");
+            return;
+        }
+        let cfg = config(128, 4, 512, Activation::Relu, false);
+        let fast = model(&cfg, 2);
+        let a: Vec<f32> = (0..50 * 512)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1)
+            .collect();
+        let mut kern = Kernels::default();
+        let lin = &fast.layers[0].down;
+        let run = |e: Engine, kern: &mut Kernels, sparse: bool| {
+            let mut c = vec![0f32; 50 * 128];
+            kern.matmul(
+                e,
+                &mut c,
+                128,
+                &a,
+                512,
+                Rhs::Packed(&lin.packed),
+                (50, 128, 512),
+                Epilogue::default(),
+                sparse,
+            )
+            .expect("matmul");
+            c
+        };
+        let x = run(Engine::Avx512, &mut kern, true);
+        assert_eq!(x, run(Engine::Avx2Fma, &mut kern, false));
+        assert_eq!(x, run(Engine::Avx2Fma, &mut kern, true));
     }
 }
 
@@ -1850,7 +2301,7 @@ mod kernel_probe {
     fn kernel_gflops() {
         use super::v4::{matmul, Epilogue, Rhs};
         use super::FastLinear;
-        if !super::simd_available() {
+        if !super::avx512_available() {
             return;
         }
         for (m, k, n) in [

@@ -7,6 +7,8 @@
 //!   either kind of directory.
 //! - [`ModelConfig`]: `config.json` of a model directory.
 //! - [`TextEncoder`]: the tokenizer with the model's window.
+//! - [`Engine`]: which kernels run the model (AVX-512, AVX2+FMA or portable; chosen at run
+//!   time by default), and [`Transformer`]: one encoder's packed weights and forward pass.
 //!
 //! The encoder is a pre-LN transformer with learned positions, masked mean pooling and three
 //! independent sigmoid outputs in [`crate::Category::ALL`] order. It is trained in the
@@ -31,5 +33,5 @@ pub use classifier::{
 };
 pub use config::{Activation, ModelConfig};
 pub use ensemble::{load_dir, Ensemble, EnsembleSpec, ENSEMBLE_FILE};
-pub use fast::Engine;
+pub use fast::{Engine, Transformer};
 pub use tokenizer::TextEncoder;
