@@ -552,28 +552,138 @@ fn tempdir(tag: &str) -> PathBuf {
     dir
 }
 
-/// A JSON export through a pipe (a FIFO, as `<(zcat export.json.gz)` gives one) reads whole,
-/// exactly as the file does: the bytes read to tell the format are not lost.
+/// Reads `source` through a FIFO (as `<(zcat export.json.gz)` gives one), written by a thread.
 #[cfg(unix)]
-#[test]
-fn json_export_through_a_pipe_reads_whole() {
+fn read_through_fifo(source: &Path, tag: &str) -> (Vec<Message>, ReadStats) {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let source = fixture("single_chat.json");
-    let (expected, expected_stats) = read_ok(&source);
-    let dir = tempdir("fifo");
-    let fifo = dir.join("export.json");
+    let dir = tempdir(tag);
+    let fifo = dir.join("export");
+    let _ = std::fs::remove_file(&fifo);
     let c_path = CString::new(fifo.as_os_str().as_bytes()).expect("path");
     // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-    let bytes = std::fs::read(&source).expect("fixture");
+    let bytes = std::fs::read(source).expect("fixture");
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, bytes).expect("write to the pipe"))
     };
-    let (messages, stats) = read_ok(&fifo);
+    let read = read_ok(&fifo);
     writer.join().expect("writer");
+    let _ = std::fs::remove_dir_all(dir);
+    read
+}
+
+/// A JSON export through a pipe reads whole, exactly as the file does: the bytes read to tell
+/// the format are not lost.
+#[cfg(unix)]
+#[test]
+fn json_export_through_a_pipe_reads_whole() {
+    let source = fixture("single_chat.json");
+    let (expected, expected_stats) = read_ok(&source);
+    let (messages, stats) = read_through_fifo(&source, "fifo-json");
     assert_eq!(ids(&messages), ids(&expected));
     assert_eq!(stats.yielded, expected_stats.yielded);
+}
+
+/// An HTML page through a pipe reads as the file does (it was reopened by path, and a pipe
+/// read twice is empty the second time).
+#[cfg(all(unix, feature = "telegram-html"))]
+#[test]
+fn html_page_through_a_pipe_reads_whole() {
+    let source = fixture("html_chat/messages.html");
+    let (expected, expected_stats) = read_ok(&source);
+    let (messages, stats) = read_through_fifo(&source, "fifo-html");
+    assert_eq!(ids(&messages), ids(&expected));
+    assert_eq!(stats.read(), expected_stats.read());
+}
+
+/// One HTML page holding `body` as the text of message 5.
+#[cfg(feature = "telegram-html")]
+fn html_page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/></head><body>\
+         <div class=\"page_header\"><div class=\"text bold\">Чат</div></div><div class=\"history\">\
+         <div class=\"message default clearfix\" id=\"message4\"><div class=\"body\">\
+         <div class=\"from_name\">Олег</div><div class=\"text\">перше</div></div></div>\
+         <div class=\"message default clearfix\" id=\"message5\"><div class=\"body\">\
+         <div class=\"from_name\">Олег</div><div class=\"text\">{body}</div></div></div>\
+         </div></body></html>\n"
+    )
+}
+
+/// Hostile HTML pages: nesting far past any recursion's stack, links nested as deep, a page
+/// cut short (its messages read, then the damage reported), markup with no end.
+#[cfg(feature = "telegram-html")]
+#[test]
+fn html_hostile_pages() {
+    let deep =
+        |open: &str, close: &str, n: usize| format!("{}глибоко{}", open.repeat(n), close.repeat(n));
+    let full = html_page("кінець");
+    // name, page, ids yielded, error, text of message 5 (when yielded)
+    type Case<'a> = (&'a str, String, &'a [i64], Option<&'a str>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "100k nested spans",
+            html_page(&deep("<span>", "</span>", 100_000)),
+            &[4, 5],
+            None,
+            "глибоко",
+        ),
+        (
+            "20k nested links",
+            html_page(&deep("<a href=\"https://x.example/\">", "</a>", 20_000)),
+            &[4, 5],
+            None,
+            "глибоко",
+        ),
+        (
+            "20k nested <b>",
+            html_page(&deep("<b>", "</b>", 20_000)),
+            &[4, 5],
+            None,
+            "глибоко",
+        ),
+        (
+            "cut after the first message",
+            full[..full.find("id=\"message5\"").unwrap()].to_owned(),
+            &[4],
+            Some("truncated HTML page"),
+            "",
+        ),
+        (
+            "cut inside the last message",
+            full[..full.find("кінець").unwrap() + "кін".len()].to_owned(),
+            &[4, 5],
+            Some("truncated HTML page"),
+            "кін",
+        ),
+        ("whole page", full.clone(), &[4, 5], None, "кінець"),
+    ];
+    let dir = tempdir("html-hostile");
+    for (name, page, want, error, text5) in cases {
+        let path = dir.join("messages.html");
+        std::fs::write(&path, &page).unwrap();
+        let (messages, err, stats) = read_all(Reader::open(&path).unwrap());
+        assert_eq!(ids(&messages), want, "{name}");
+        assert_eq!(stats.read(), want.len() as u64, "{name}");
+        match (error, err) {
+            (None, None) => {}
+            (Some(want), Some(e)) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains(want) && e.contains("messages.html"),
+                    "{name}: {e}"
+                );
+            }
+            (want, got) => panic!("{name}: expected error {want:?}, got {got:?}"),
+        }
+        if let Some(m) = messages.iter().find(|m| m.id == 5) {
+            assert_eq!(m.text, text5, "{name}");
+            if name.contains("links") {
+                assert_eq!(m.links, ["https://x.example/"], "{name}");
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

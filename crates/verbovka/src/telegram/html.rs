@@ -17,9 +17,15 @@
 //! div.message.service#message124         (joins, pins; negative ids are date separators)
 //! ```
 //! HTML exports do not record the chat's id or type, nor the sender's id.
+//!
+//! Hostile pages: text is flattened by walking the tree with an explicit stack (no recursion,
+//! so any depth of nesting is read); a page larger than [`MAX_PAGE_BYTES`] is an error (a real
+//! page is a few megabytes); a page that does not end with `</html>` is truncated: its
+//! messages are yielded, then the damage is reported.
 
 use std::collections::VecDeque;
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use scraper::{ElementRef, Html, Node};
@@ -27,9 +33,26 @@ use scraper::{ElementRef, Html, Node};
 use super::{date, Chat, ChatKind, Item, Message, SkipReason, TextBuilder};
 use crate::error::{Error, Result};
 
+/// The largest HTML page read (Telegram Desktop writes at most 1,000 messages a page, a few
+/// megabytes): the page is parsed whole, so this bounds the reader's memory.
+pub(crate) const MAX_PAGE_BYTES: u64 = 32 << 20;
+
+/// One page: its path, and for a page opened by [`super::Reader::open`], the handle that told
+/// its format with the bytes it read (so a pipe is read once, whole).
+pub(crate) struct Page {
+    pub(crate) path: PathBuf,
+    pub(crate) opened: Option<(Vec<u8>, File)>,
+}
+
+impl From<PathBuf> for Page {
+    fn from(path: PathBuf) -> Page {
+        Page { path, opened: None }
+    }
+}
+
 /// The pages of one chat, in reading order.
 pub(crate) struct ChatPages {
-    pub(crate) pages: Vec<PathBuf>,
+    pub(crate) pages: Vec<Page>,
 }
 
 pub(crate) struct HtmlPages {
@@ -37,6 +60,8 @@ pub(crate) struct HtmlPages {
     chat: usize,
     page: usize,
     queue: VecDeque<Item>,
+    /// Damage found on the page being drained: reported once its messages are out.
+    damage: Option<Error>,
     /// The sender of the previous non-service message, for "joined" messages.
     carry: Option<String>,
     bytes_done: u64,
@@ -66,7 +91,7 @@ pub(crate) fn find_chats(dir: &Path) -> std::io::Result<Vec<ChatPages>> {
 }
 
 /// `messages.html`, `messages2.html`, … of a folder, by page number.
-fn pages_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+fn pages_in(dir: &Path) -> std::io::Result<Vec<Page>> {
     let mut pages: Vec<(u64, PathBuf)> = fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -84,7 +109,7 @@ fn pages_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         })
         .collect();
     pages.sort();
-    Ok(pages.into_iter().map(|(_, p)| p).collect())
+    Ok(pages.into_iter().map(|(_, p)| Page::from(p)).collect())
 }
 
 impl HtmlPages {
@@ -92,7 +117,8 @@ impl HtmlPages {
         let total = chats
             .iter()
             .flat_map(|c| &c.pages)
-            .filter_map(|p| fs::metadata(p).ok())
+            .filter_map(|p| fs::metadata(&p.path).ok())
+            .filter(|m| m.is_file())
             .map(|m| m.len())
             .sum();
         HtmlPages {
@@ -100,6 +126,7 @@ impl HtmlPages {
             chat: 0,
             page: 0,
             queue: VecDeque::new(),
+            damage: None,
             carry: None,
             bytes_done: 0,
             total,
@@ -119,10 +146,13 @@ impl HtmlPages {
             if let Some(item) = self.queue.pop_front() {
                 return Ok(Some(item));
             }
-            let Some(chat) = self.chats.get(self.chat) else {
+            if let Some(damage) = self.damage.take() {
+                return Err(damage);
+            }
+            let Some(chat) = self.chats.get_mut(self.chat) else {
                 return Ok(None);
             };
-            let Some(path) = chat.pages.get(self.page).cloned() else {
+            let Some(page) = chat.pages.get_mut(self.page) else {
                 self.chat += 1;
                 self.page = 0;
                 self.carry = None;
@@ -132,10 +162,29 @@ impl HtmlPages {
                 *chats += 1;
             }
             self.page += 1;
-            let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let path = page.path.clone();
+            let bytes = read_page(page).map_err(|e| Error::io(&path, e))?;
             self.bytes_done += bytes.len() as u64;
-            let page = String::from_utf8_lossy(&bytes);
-            self.parse_page(&page);
+            if bytes.len() as u64 > MAX_PAGE_BYTES {
+                return Err(Error::Data {
+                    origin: path.display().to_string(),
+                    message: format!(
+                        "an HTML page larger than {} MiB: not a Telegram Desktop page (it writes \
+                         at most 1,000 messages a page)",
+                        MAX_PAGE_BYTES >> 20
+                    ),
+                });
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if !ends_with_html_close(&text) {
+                self.damage = Some(Error::Data {
+                    origin: format!("{} at byte {}", path.display(), bytes.len()),
+                    message: "truncated HTML page: it does not end with `</html>` (the messages \
+                              before the cut were read; the last one may be incomplete)"
+                        .into(),
+                });
+            }
+            self.parse_page(&text);
         }
     }
 
@@ -245,6 +294,30 @@ impl HtmlPages {
     }
 }
 
+/// A page's bytes, at most [`MAX_PAGE_BYTES`] + 1 of them (more is an error for the caller).
+fn read_page(page: &mut Page) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match page.opened.take() {
+        Some((head, file)) => {
+            bytes.extend_from_slice(&head);
+            let left = (MAX_PAGE_BYTES + 1).saturating_sub(head.len() as u64);
+            file.take(left).read_to_end(&mut bytes)?;
+        }
+        None => {
+            File::open(&page.path)?
+                .take(MAX_PAGE_BYTES + 1)
+                .read_to_end(&mut bytes)?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Whether a page ends as every page Telegram Desktop writes does: `</html>`, then whitespace.
+fn ends_with_html_close(page: &str) -> bool {
+    let end = page.trim_end().as_bytes();
+    end.len() >= 7 && end[end.len() - 7..].eq_ignore_ascii_case(b"</html>")
+}
+
 fn has_class(el: ElementRef<'_>, class: &str) -> bool {
     el.value().classes().any(|c| c == class)
 }
@@ -274,33 +347,39 @@ fn sender_name(el: ElementRef<'_>) -> String {
 }
 
 /// The text a person sees in a `div.text`: text nodes, `<br>` as newlines, link targets kept.
+/// The nodes are visited in document order by `descendants` (iterative: nesting depth costs
+/// no stack; a recursive walk overflowed it at ~12,000 nested `<span>`s).
 fn flatten(el: ElementRef<'_>, tb: &mut TextBuilder) {
-    for child in el.children() {
-        match child.value() {
+    for node in el.descendants().skip(1) {
+        match node.value() {
             Node::Text(t) => tb.text.push_str(t),
-            Node::Element(e) => {
-                let Some(inner) = ElementRef::wrap(child) else {
-                    continue;
-                };
-                match e.name() {
-                    "br" => tb.text.push('\n'),
-                    "a" => {
-                        let shown: String = inner.text().collect();
-                        let href = e.attr("href").unwrap_or_default();
-                        let absolute = ["http://", "https://", "tg://"].iter().any(|p| {
-                            href.get(..p.len())
-                                .is_some_and(|h| h.eq_ignore_ascii_case(p))
-                        });
-                        // Mentions are links to the username; the JSON export keeps them as text.
-                        if absolute && !shown.trim_start().starts_with('@') {
-                            tb.push_link(href);
-                        }
-                        flatten(inner, tb);
+            Node::Element(e) => match e.name() {
+                "br" => tb.text.push('\n'),
+                "a" => {
+                    let href = e.attr("href").unwrap_or_default();
+                    let absolute = ["http://", "https://", "tg://"].iter().any(|p| {
+                        href.get(..p.len())
+                            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+                    });
+                    // Mentions are links to the username; the JSON export keeps them as text.
+                    if absolute && !ElementRef::wrap(node).is_some_and(shows_mention) {
+                        tb.push_link(href);
                     }
-                    _ => flatten(inner, tb),
                 }
-            }
+                _ => {}
+            },
             _ => {}
         }
     }
+}
+
+/// Whether a link's shown text starts with `@` (looked for in its first 64 nodes, so a
+/// deeply nested link costs no more than a flat one).
+fn shows_mention(link: ElementRef<'_>) -> bool {
+    link.descendants()
+        .take(64)
+        .filter_map(|n| n.value().as_text())
+        .flat_map(|t| t.chars())
+        .find(|c| !c.is_whitespace())
+        == Some('@')
 }

@@ -303,7 +303,7 @@ pub(crate) enum Item {
 enum Source {
     Json(Box<json::JsonStream>),
     #[cfg(feature = "telegram-html")]
-    Html(html::HtmlPages),
+    Html(Box<html::HtmlPages>),
 }
 
 /// The error for a folder that holds no export.
@@ -376,11 +376,17 @@ impl Reader {
                 ))
             }
             #[cfg(feature = "telegram-html")]
-            Some(Format::Html) => Ok(Self::with(Source::Html(html::HtmlPages::new(vec![
-                html::ChatPages {
-                    pages: vec![path.to_path_buf()],
-                },
-            ])))),
+            Some(Format::Html) => Ok(Self::with(Source::Html(Box::new(html::HtmlPages::new(
+                vec![
+                    // The sniffing handle is kept: a pipe's page is read once, whole.
+                    html::ChatPages {
+                        pages: vec![html::Page {
+                            path: path.to_path_buf(),
+                            opened: Some((head[..n].to_vec(), file)),
+                        }],
+                    },
+                ],
+            ))))),
             #[cfg(not(feature = "telegram-html"))]
             Some(Format::Html) => Err(no_html(path)),
             None => Err(Error::Data {
@@ -425,7 +431,9 @@ impl Reader {
         if chats.is_empty() {
             return Err(no_export(dir));
         }
-        Ok(Self::with(Source::Html(html::HtmlPages::new(chats))))
+        Ok(Self::with(Source::Html(Box::new(html::HtmlPages::new(
+            chats,
+        )))))
     }
 
     #[cfg(not(feature = "telegram-html"))]
