@@ -1,7 +1,9 @@
 //! Criterion benches, one module per pipeline stage, each with declared throughput:
 //! `normalise`, `rules`, `pipeline` (rules only), `tokenize`, `model` (forward at batch 1, 8, 32,
-//! 128, packed engine), `score_batch` (whole pipeline with the model,
-//! 1 thread and the pool), `export` (Telegram export reading).
+//! 128 on the default engine, and every engine the CPU has at 32), `score_batch` (whole
+//! pipeline with one model and with the default three, on every engine the CPU has: the
+//! default engine on 1 thread and the pool, the others on the pool), `export` (Telegram export
+//! reading).
 //!
 //! Corpus: `benches/common/corpus.rs` — a fixed mixture of real posts from `../shared/corpora`
 //! (read by path) and the repo's test split, most 5–40 tokens with a tail past 256; the committed
@@ -13,6 +15,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
+use verbovka::model::Engine;
 
 mod common {
     pub mod corpus;
@@ -177,17 +180,28 @@ mod model {
                 .chunks(batch)
                 .map(|c| c.iter().map(Vec::as_slice).collect())
                 .collect();
-            g.bench_with_input(
-                BenchmarkId::new("forward", batch),
-                &batches,
-                |b, batches| {
-                    b.iter(|| {
-                        for rows in batches {
-                            black_box(model.predict_ids(rows).ok());
-                        }
-                    })
-                },
-            );
+            // Every engine this CPU has at batch 32; the others on the default (`Auto`) one.
+            let engines = if batch == 32 {
+                Engine::available()
+            } else {
+                vec![Engine::detect()]
+            };
+            for e in engines {
+                let Ok(model) = model.clone().with_engine(e) else {
+                    continue;
+                };
+                g.bench_with_input(
+                    BenchmarkId::new(format!("forward {e}"), batch),
+                    &batches,
+                    |b, batches| {
+                        b.iter(|| {
+                            for rows in batches {
+                                black_box(model.predict_ids(rows).ok());
+                            }
+                        })
+                    },
+                );
+            }
         }
         g.finish();
     }
@@ -201,30 +215,44 @@ mod score_batch {
     /// bench model) and with the shipped default (`Detector::new()`, an ensemble of three).
     pub fn bench(c: &mut Criterion) {
         let posts = corpus(2000);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        // (name, detector, threads): the default engine on 1 thread and all cores, every other
+        // engine this CPU has on all cores (names carry the engine, so that one run compares
+        // them back to back).
         let mut detectors = Vec::new();
-        if let Some(model) = load_model() {
-            match verbovka::Detector::builder()
-                .classifier(Some(Arc::new(model) as Arc<dyn verbovka::Classifier>))
-                .build()
-            {
-                Ok(d) => detectors.push(("with model, threads", d)),
-                Err(e) => eprintln!("score_batch with one model skipped: {e}"),
+        for e in Engine::available() {
+            let threads: Vec<usize> = if e == Engine::detect() {
+                vec![1, cores]
+            } else {
+                vec![cores]
+            };
+            if let Some(model) = load_model().and_then(|m| m.with_engine(e).ok()) {
+                match verbovka::Detector::builder()
+                    .classifier(Some(Arc::new(model) as Arc<dyn verbovka::Classifier>))
+                    .build()
+                {
+                    Ok(d) => {
+                        detectors.push((format!("with model {e}, threads"), d, threads.clone()))
+                    }
+                    Err(e) => eprintln!("score_batch with one model skipped: {e}"),
+                }
             }
-        }
-        match verbovka::Detector::new() {
-            Ok(d) if d.has_model() => detectors.push(("default detector, threads", d)),
-            Ok(_) => eprintln!("score_batch of the default skipped: no embedded model"),
-            Err(e) => eprintln!("score_batch of the default skipped: {e}"),
+            match verbovka::Detector::builder().engine(e).build() {
+                Ok(d) if d.has_model() => {
+                    detectors.push((format!("default detector {e}, threads"), d, threads))
+                }
+                Ok(_) => eprintln!("score_batch of the default skipped: no embedded model"),
+                Err(e) => eprintln!("score_batch of the default skipped: {e}"),
+            }
         }
         let mut g = c.benchmark_group("score_batch");
         g.throughput(Throughput::Elements(posts.len() as u64));
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        for (name, det) in &detectors {
-            for threads in [1, cores] {
+        for (name, det, threads) in &detectors {
+            for &threads in threads {
                 let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
                     continue;
                 };
-                g.bench_function(BenchmarkId::new(*name, threads), |b| {
+                g.bench_function(BenchmarkId::new(name.as_str(), threads), |b| {
                     b.iter(|| pool.install(|| black_box(det.score_batch(&posts))))
                 });
             }

@@ -143,6 +143,6 @@ pub fn model_dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("VERBOVKA_BENCH_MODEL") {
         return Some(PathBuf::from(p));
     }
-    let d = repo_root().join("models/default/seed-7");
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/default/seed-7");
     d.join("model.safetensors").is_file().then_some(d)
 }
