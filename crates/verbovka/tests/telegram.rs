@@ -242,15 +242,23 @@ fn truncated_file_yields_everything_before_the_damage() {
     assert!(message.contains("end of file"), "{message}");
 }
 
+/// A message that is not JSON is skipped with its place and the parser's complaint, and the
+/// messages after it are read (the reader resynchronises at the next message).
 #[test]
 fn corrupt_message_is_reported_at_its_byte_and_line() {
     let path = fixture("corrupt.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    let (messages, error, _) = read_all(Reader::open(&path).unwrap());
-    assert_eq!(ids(&messages), [2, 3, 4, 6, 7]);
-    let Some(Error::Data { origin, message }) = error else {
-        panic!("expected Error::Data, got {error:?}")
-    };
+    let (messages, error, stats) = read_all(Reader::open(&path).unwrap());
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(ids(&messages), [2, 3, 4, 6, 7, 10, 13]);
+    assert_eq!(stats.skipped(SkipReason::Corrupt), 1);
+    assert_eq!(
+        stats.skipped(SkipReason::Malformed),
+        1,
+        "the message without id"
+    );
+    assert_eq!(stats.damaged(), 2);
+    assert_eq!(stats.notes.len(), 2);
     // The damage: line 171 starts `"from_id"` where a `,` was due.
     let line_171 = text
         .split_inclusive('\n')
@@ -258,11 +266,219 @@ fn corrupt_message_is_reported_at_its_byte_and_line() {
         .map(str::len)
         .sum::<usize>();
     let at = line_171 + text.lines().nth(170).unwrap().find('"').unwrap();
+    let note = &stats.notes[0];
+    assert_eq!(note.reason, SkipReason::Corrupt);
     assert!(
-        origin.ends_with(&format!("corrupt.json at byte {at} (line 171)")),
-        "{origin}"
+        note.at
+            .ends_with(&format!("corrupt.json at byte {at} (line 171)")),
+        "{note}"
     );
-    assert!(message.contains("expected `,` or `}`"), "{message}");
+    assert!(note.detail.contains("expected `,` or `}`"), "{note}");
+    assert_eq!(stats.notes[1].reason, SkipReason::Malformed);
+    assert!(stats.notes[1].detail.contains("`id`"), "{}", stats.notes[1]);
+}
+
+/// One export holding `messages` (JSON array elements) between two good messages.
+fn export_with(messages: &str) -> String {
+    format!(
+        r#"{{"name": "x", "type": "public_channel", "id": 5, "messages": [
+        {{"id": 1, "type": "message", "text": "one"}},
+        {messages},
+        {{"id": 9, "type": "message", "text": "nine"}}]}}"#
+    )
+}
+
+/// Damaged messages, one at a time between two good ones: each is repaired (text kept) or
+/// skipped with its reason, and the message after it is always read.
+#[test]
+fn a_bad_message_never_stops_the_export() {
+    use SkipReason::{Corrupt, Malformed};
+    // message, ids yielded, skip reason (None: repaired and yielded), text of message 2
+    let cases: [(&str, &[i64], Option<SkipReason>, &str); 12] = [
+        (
+            r#"{"id": 2, "text": "a\ud800b"}"#,
+            &[1, 2, 9],
+            None,
+            "a\u{FFFD}b",
+        ),
+        (
+            r#"{"id": 2, "text": "a\udc00"}"#,
+            &[1, 2, 9],
+            None,
+            "a\u{FFFD}",
+        ),
+        (
+            r#"{"id": 2, "text": "\ud83d\ude00!"}"#,
+            &[1, 2, 9],
+            None,
+            "😀!",
+        ),
+        (
+            r#"{"id": 2, "text": "bad \u12G4 escape"}"#,
+            &[1, 2, 9],
+            None,
+            "bad \\u12G4 escape",
+        ),
+        (
+            r#"{"id": 2, "text": "cut \u12"}"#,
+            &[1, 2, 9],
+            None,
+            "cut \\u12",
+        ),
+        (
+            r#"{"id": 2, "from": NaN, "text": "t"}"#,
+            &[1, 9],
+            Some(Corrupt),
+            "",
+        ),
+        (r#"{"id": 2, "text": "t",}"#, &[1, 9], Some(Corrupt), ""),
+        (r#"{"id": 2 "text": "t"}"#, &[1, 9], Some(Corrupt), ""),
+        (
+            r#"{"id": 2, "text": "first", "text": "last"}"#,
+            &[1, 2, 9],
+            None,
+            "last",
+        ),
+        (
+            r#"{"id": 7, "id": 2, "from": "a", "from": "b", "text": "t"}"#,
+            &[1, 2, 9],
+            None,
+            "t",
+        ),
+        (r#"{"text": "no id"}"#, &[1, 9], Some(Malformed), ""),
+        (r#""a string, not a message""#, &[1, 9], Some(Malformed), ""),
+    ];
+    for (message, want, skip, text) in cases {
+        let json = export_with(message);
+        let (messages, error, stats) = read_all(Reader::from_json_reader(
+            std::io::Cursor::new(json.clone().into_bytes()),
+            "mem.json",
+        ));
+        assert!(error.is_none(), "{message}: {error:?}");
+        assert_eq!(ids(&messages), want, "{message}");
+        assert_eq!(stats.read(), 3, "{message}: read = yielded + skipped");
+        match skip {
+            None => {
+                assert_eq!(by_id(&messages, 2).text, text, "{message}");
+                assert!(stats.notes.is_empty(), "{message}: {:?}", stats.notes);
+            }
+            Some(reason) => {
+                assert_eq!(stats.skipped(reason), 1, "{message}");
+                let note = &stats.notes[0];
+                assert_eq!(note.reason, reason, "{message}");
+                let at = json.find(message).unwrap();
+                assert!(note.at.starts_with("mem.json at byte "), "{note}");
+                let byte: usize = note.at["mem.json at byte ".len()..]
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap();
+                assert!(
+                    (at..at + message.len()).contains(&byte) && note.at.ends_with("(line 3)"),
+                    "{message}: {note}"
+                );
+            }
+        }
+    }
+    // Duplicate keys: the last wins.
+    let (messages, _, _) = read_all(Reader::from_json_reader(
+        std::io::Cursor::new(
+            export_with(r#"{"id": 7, "id": 2, "from": "a", "from": "b", "text": "t"}"#)
+                .into_bytes(),
+        ),
+        "mem.json",
+    ));
+    assert_eq!(by_id(&messages, 2).author.as_deref(), Some("b"));
+}
+
+/// A message object over the reader's limit is stepped over without being kept (memory stays
+/// bounded whatever the input), counted and noted; the rest is read.
+#[test]
+fn a_message_over_the_limit_is_skipped_as_too_large() {
+    let huge = format!(r#"{{"id": 2, "text": "{}"}}"#, "ж".repeat(3 << 20));
+    let json = export_with(&huge);
+    let reader = Reader::from_json_reader(std::io::Cursor::new(json.into_bytes()), "mem.json")
+        .max_message_bytes(1 << 20);
+    let (messages, error, stats) = read_all(reader);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(ids(&messages), [1, 9]);
+    assert_eq!(stats.skipped(SkipReason::TooLarge), 1);
+    assert!(
+        stats.notes[0].at.ends_with("(line 3)") && stats.notes[0].detail.contains("1048576"),
+        "{}",
+        stats.notes[0]
+    );
+    // Under the default limit (16 MiB) the same message is read.
+    let json = export_with(&huge);
+    let (messages, _, _) = read_all(Reader::from_json_reader(
+        std::io::Cursor::new(json.into_bytes()),
+        "mem.json",
+    ));
+    assert_eq!(ids(&messages), [1, 2, 9]);
+}
+
+/// Exports read whole or not at all: two exports one after the other are both read; a
+/// `messages`, `chats` or `chats.list` of the wrong type, or bytes after the export, are
+/// errors, never an export of 0 messages.
+#[test]
+fn exports_of_the_wrong_shape_are_errors() {
+    let one = r#"{"name": "a", "type": "personal_chat", "id": 1, "messages": [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}]}"#;
+    let two =
+        r#"{"name": "b", "type": "personal_chat", "id": 2, "messages": [{"id": 3, "text": "z"}]}"#;
+    // input, ids yielded, error
+    let cases: [(String, &[i64], Option<&str>); 7] = [
+        (format!("{one}\n{two}\n"), &[1, 2, 3], None),
+        (format!("{one}{one}"), &[1, 2, 1, 2], None),
+        (
+            format!("{one} ]"),
+            &[1, 2],
+            Some("unexpected `]` after the end of the export"),
+        ),
+        (
+            r#"{"chats": {"list": {"a": 1}}}"#.into(),
+            &[],
+            Some("`chats.list` is not an array"),
+        ),
+        (
+            r#"{"left_chats": {"list": 5}}"#.into(),
+            &[],
+            Some("`left_chats.list` is not an array"),
+        ),
+        (
+            r#"{"chats": []}"#.into(),
+            &[],
+            Some("`chats` is not an object"),
+        ),
+        (
+            r#"{"name": "a", "messages": {"id": 1}}"#.into(),
+            &[],
+            Some("`messages` is not an array"),
+        ),
+    ];
+    for (json, want, error) in cases {
+        let (messages, err, _) = read_all(Reader::from_json_reader(
+            std::io::Cursor::new(json.clone().into_bytes()),
+            "mem.json",
+        ));
+        assert_eq!(ids(&messages), want, "{json}");
+        match (error, err) {
+            (None, None) => {}
+            (Some(want), Some(e)) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains(want) && e.starts_with("mem.json at byte"),
+                    "{json}: {e}"
+                );
+            }
+            (want, got) => panic!("{json}: expected {want:?}, got {got:?}"),
+        }
+    }
+    let (messages, _, stats) = read_all(Reader::from_json_reader(
+        std::io::Cursor::new(format!("{one}\n{two}").into_bytes()),
+        "mem.json",
+    ));
+    assert_eq!(stats.chats, 2);
+    assert_eq!(messages[2].chat.name.as_deref(), Some("b"));
 }
 
 #[test]
@@ -304,6 +520,52 @@ fn not_an_export_is_a_clear_error() {
     assert!(matches!(err, Error::Io { .. }), "{err}");
     std::fs::write(dir.join("empty.json"), "").unwrap();
     assert!(Reader::open(dir.join("empty.json")).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Files and folders that are not readable exports: each error names the path and the
+/// problem (a UTF-16 file was "not an export", an unreadable folder "no export here").
+#[test]
+fn unreadable_inputs_are_named_with_their_problem() {
+    let dir = tempdir("unreadable");
+    let json = r#"{"messages": [{"id": 1, "text": "x"}]}"#;
+    let utf16le: Vec<u8> = json.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16be: Vec<u8> = json.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let with_bom = |bom: &[u8], body: &[u8]| [bom, body].concat();
+    // file name, bytes, what the error must say
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        ("le.json", with_bom(b"\xFF\xFE", &utf16le), "UTF-16"),
+        ("be.json", with_bom(b"\xFE\xFF", &utf16be), "UTF-16"),
+        ("le-no-bom.json", utf16le.clone(), "UTF-16"),
+        ("export.json.gz", b"\x1F\x8B\x08\x00rest".to_vec(), "gzip"),
+        ("export.zip", b"PK\x03\x04rest".to_vec(), "zip"),
+        ("empty.json", Vec::new(), "empty file"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = Reader::open(&path).unwrap_err().to_string();
+        assert!(err.contains(want) && err.contains(name), "{name}: {err}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.join("locked");
+        std::fs::create_dir_all(&locked).unwrap();
+        std::fs::write(locked.join("result.json"), json).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        // Root reads any folder: the case only means something for other users.
+        if std::fs::read_dir(&locked).is_err() {
+            let err = Reader::open(&locked).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::Io { .. }), "{text}");
+            assert!(
+                text.contains("locked") && text.contains("ermission denied"),
+                "{text}"
+            );
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

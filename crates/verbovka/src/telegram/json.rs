@@ -19,10 +19,13 @@ use std::io::Read;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::{date, Chat, ChatKind, Item, Message, SkipReason, TextBuilder};
+use super::{date, Chat, ChatKind, Item, Message, SkipNote, SkipReason, TextBuilder};
 use crate::error::{Error, Result};
 
 const WINDOW: usize = 1 << 20;
+
+/// The default largest message object kept ([`super::Reader::max_message_bytes`]).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 /// Where the scanner stands in the export's structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,8 @@ pub(crate) struct JsonStream {
     pending: PendingChat,
     chat: Chat,
     repaired: Vec<u8>,
+    /// Message objects larger than this are stepped over (memory stays bounded).
+    pub(crate) max_message: usize,
 }
 
 impl JsonStream {
@@ -89,6 +94,7 @@ impl JsonStream {
             pending: PendingChat::default(),
             chat: Chat::unknown(),
             repaired: Vec::new(),
+            max_message: MAX_MESSAGE_BYTES,
         }
     }
 
@@ -139,18 +145,32 @@ impl JsonStream {
         }
     }
 
-    /// The `Error::Data` for damage at `buf[at]`.
-    fn damage(&self, at: usize, message: impl Into<String>) -> Error {
+    /// `<origin> at byte N (line L)` for `buf[at]`.
+    fn place(&self, at: usize) -> String {
         let at = at.min(self.end);
         let line = self.base_lines + memchr::memchr_iter(b'\n', &self.buf[..at]).count() as u64 + 1;
+        format!(
+            "{} at byte {} (line {line})",
+            self.origin,
+            self.base + at as u64
+        )
+    }
+
+    /// The `Error::Data` for damage at `buf[at]`.
+    fn damage(&self, at: usize, message: impl Into<String>) -> Error {
         Error::Data {
-            origin: format!(
-                "{} at byte {} (line {line})",
-                self.origin,
-                self.base + at as u64
-            ),
+            origin: self.place(at),
             message: message.into(),
         }
+    }
+
+    /// A damaged message at `buf[at]`, skipped with where and why.
+    fn noted(&self, at: usize, reason: SkipReason, detail: impl Into<String>) -> Item {
+        Item::Noted(SkipNote {
+            reason,
+            at: self.place(at),
+            detail: detail.into(),
+        })
     }
 
     /// Skips whitespace (and a leading BOM); returns the next byte without consuming it, or
@@ -186,6 +206,19 @@ impl JsonStream {
     /// until the next refill) and whether it contains a `\x` escape. With `keep == false` the
     /// bytes are not retained across refills (for values that are skipped).
     fn scan_value(&mut self, keep: bool) -> Result<(usize, usize, bool)> {
+        self.scan_value_within(keep, usize::MAX)
+            .map(|(s, e, hex, _)| (s, e, hex))
+    }
+
+    /// [`scan_value`](Self::scan_value) keeping at most `limit` bytes: a longer value is
+    /// scanned to its end without being kept, and its place (where it started) is returned
+    /// last; its span is then not valid.
+    fn scan_value_within(
+        &mut self,
+        mut keep: bool,
+        limit: usize,
+    ) -> Result<(usize, usize, bool, Option<String>)> {
+        let mut too_large = None;
         let mut start = self.pos;
         let mut i = self.pos;
         let mut depth = 0u32;
@@ -207,6 +240,10 @@ impl JsonStream {
                 1
             };
             if i + need > self.end {
+                if keep && i - start > limit {
+                    too_large = Some(self.place(start));
+                    keep = false;
+                }
                 let keep_from = if keep { start } else { i };
                 match self.refill(keep_from)? {
                     Some(shift) => {
@@ -272,7 +309,10 @@ impl JsonStream {
             i += 1;
         }
         self.pos = i;
-        Ok((start, i, hex_escape))
+        if too_large.is_none() && keep && i - start > limit {
+            too_large = Some(self.place(start));
+        }
+        Ok((start, i, hex_escape, too_large))
     }
 
     /// Consumes the separator before the next member of the innermost container. Returns
@@ -372,7 +412,27 @@ impl JsonStream {
         Ok(true)
     }
 
+    /// The scanner is at the value of `what`, which must start with `open`: anything else is
+    /// damage (an export whose `messages` is not an array holds no readable messages, and
+    /// must not read as an empty chat).
+    fn expect_container(&mut self, open: u8, what: &str) -> Result<()> {
+        let b = self.peek_some("a value")?;
+        if b == open {
+            return Ok(());
+        }
+        let kind = if open == b'[' {
+            "an array"
+        } else {
+            "an object"
+        };
+        Err(self.damage(
+            self.pos,
+            format!("`{what}` is not {kind} (found {})", show(b)),
+        ))
+    }
+
     fn start_messages(&mut self, left: bool, chats: &mut u64) -> Result<()> {
+        self.expect_container(b'[', "messages")?;
         if self.enter_or_skip(b'[', Frame::Messages)? {
             let p = std::mem::take(&mut self.pending);
             self.chat = Chat {
@@ -415,6 +475,24 @@ impl JsonStream {
         }
         loop {
             let Some(&frame) = self.stack.last() else {
+                // After the export's object: the end, or a second export written after it
+                // (`cat a.json b.json`), read as well; anything else is damage.
+                match self.peek()? {
+                    None => {}
+                    Some(b'{') => {
+                        self.pos += 1;
+                        self.stack.push(Frame::Root);
+                        self.first = true;
+                        self.pending = PendingChat::default();
+                        continue;
+                    }
+                    Some(b) => {
+                        return Err(self.damage(
+                            self.pos,
+                            format!("unexpected {} after the end of the export", show(b)),
+                        ))
+                    }
+                }
                 if !self.found_messages {
                     return Err(Error::Data {
                         origin: self.origin.clone(),
@@ -435,6 +513,7 @@ impl JsonStream {
                         "messages" => self.start_messages(false, chats)?,
                         "chats" | "left_chats" => {
                             let left = key == "left_chats";
+                            self.expect_container(b'{', &key)?;
                             if self.enter_or_skip(b'{', Frame::Section { left })? {
                                 self.found_messages = true;
                             }
@@ -448,6 +527,8 @@ impl JsonStream {
                 }
                 Frame::Section { left } => {
                     if self.key()? == "list" {
+                        let section = if left { "left_chats" } else { "chats" };
+                        self.expect_container(b'[', &format!("{section}.list"))?;
                         self.enter_or_skip(b'[', Frame::List { left })?;
                     } else {
                         self.skip()?;
@@ -468,47 +549,89 @@ impl JsonStream {
                     }
                 }
                 Frame::Messages => {
-                    if self.peek_some("a message")? != b'{' {
+                    let b = self.peek_some("a message")?;
+                    let at = self.pos;
+                    if b != b'{' {
                         self.skip()?;
-                        return Ok(Some(Item::Skip(SkipReason::Malformed)));
+                        return Ok(Some(self.noted(
+                            at,
+                            SkipReason::Malformed,
+                            format!("a message that is not an object (starts with {})", show(b)),
+                        )));
                     }
-                    let (s, e, hex) = self.scan_value(true)?;
-                    return self.message(s, e, hex).map(Some);
+                    let (s, e, hex, too_large) = self.scan_value_within(true, self.max_message)?;
+                    if let Some(at) = too_large {
+                        return Ok(Some(Item::Noted(SkipNote {
+                            reason: SkipReason::TooLarge,
+                            at,
+                            detail: format!(
+                                "a message object of more than {} bytes (the reader's limit)",
+                                self.max_message
+                            ),
+                        })));
+                    }
+                    return Ok(Some(self.message(s, e, hex)));
                 }
             }
         }
     }
 
-    /// Parses the message object at `buf[s..e]`.
-    fn message(&mut self, s: usize, e: usize, hex: bool) -> Result<Item> {
+    /// Parses the message object at `buf[s..e]`. A message that still fails after the repairs
+    /// is skipped with its place and the parser's complaint; the next one is read (the
+    /// scanner has found this one's end on its own).
+    fn message(&mut self, s: usize, e: usize, hex: bool) -> Item {
         if !hex {
             match serde_json::from_slice::<RawMessage<'_>>(&self.buf[s..e]) {
-                Ok(raw) => return Ok(raw.into_item(&self.chat)),
+                Ok(raw) => return self.item(raw, s),
                 Err(err) if err.classify() == serde_json::error::Category::Data => {
-                    return Ok(Item::Skip(SkipReason::Malformed))
+                    return self.by_value(&self.buf[s..e], s, err)
                 }
                 Err(_) => {} // invalid UTF-8, raw control characters: repair below
             }
         }
         let mut fixed = std::mem::take(&mut self.repaired);
         repair(&self.buf[s..e], &mut fixed);
-        let result =
-            serde_json::from_slice::<RawMessage<'_>>(&fixed).map(|raw| raw.into_item(&self.chat));
-        let item = match result {
-            Ok(item) => Ok(item),
+        let item = match serde_json::from_slice::<RawMessage<'_>>(&fixed) {
+            Ok(raw) => self.item(raw, s),
             Err(err) if err.classify() == serde_json::error::Category::Data => {
-                Ok(Item::Skip(SkipReason::Malformed))
+                self.by_value(&fixed, s, err)
             }
             Err(err) => {
                 // Point at the damage itself when the repair did not move bytes before it.
                 let at = offset_of(&fixed, err.line(), err.column())
                     .filter(|&o| fixed.get(..o) == self.buf.get(s..s + o))
                     .map_or(s, |o| s + o);
-                Err(self.damage(at, format!("corrupt message object: {err}")))
+                self.noted(
+                    at,
+                    SkipReason::Corrupt,
+                    format!("corrupt message object: {err}"),
+                )
             }
         };
         self.repaired = fixed;
         item
+    }
+
+    fn item(&self, raw: RawMessage<'_>, s: usize) -> Item {
+        match raw.into_item(&self.chat) {
+            Item::Skip(SkipReason::Malformed) => {
+                self.noted(s, SkipReason::Malformed, "a message with no usable `id`")
+            }
+            item => item,
+        }
+    }
+
+    /// A message `serde` refused for its shape (a key written twice): read through a
+    /// `serde_json::Value`, where the last of duplicate keys wins.
+    fn by_value(&self, bytes: &[u8], s: usize, err: serde_json::Error) -> Item {
+        let value = match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(v) => v,
+            Err(_) => return self.noted(s, SkipReason::Malformed, format!("{err}")),
+        };
+        match RawMessage::deserialize(&value) {
+            Ok(raw) => self.item(raw, s),
+            Err(e) => self.noted(s, SkipReason::Malformed, format!("{e}")),
+        }
     }
 }
 
@@ -568,7 +691,8 @@ pub(crate) fn repair(raw: &[u8], out: &mut Vec<u8>) {
                         }
                     }
                 }
-                Some(&c) if b"\"\\/bfnrtu".contains(&c) => {
+                Some(b'u') => i += repair_unicode_escape(&raw[i..], out),
+                Some(&c) if b"\"\\/bfnrt".contains(&c) => {
                     out.extend_from_slice(&[b'\\', c]);
                     i += 2;
                 }
@@ -591,6 +715,48 @@ pub(crate) fn repair(raw: &[u8], out: &mut Vec<u8>) {
     if std::str::from_utf8(out).is_err() {
         let fixed = String::from_utf8_lossy(out).into_owned();
         *out = fixed.into_bytes();
+    }
+}
+
+/// Copies the `\uXXXX` escape at the start of `raw` (which starts with `\u`) and returns
+/// how many bytes it took: a surrogate pair is copied whole, a lone surrogate becomes U+FFFD
+/// (Telegram Desktop cuts long texts in the middle of a pair), and `\u` without four hex
+/// digits is a literal `\u`.
+fn repair_unicode_escape(raw: &[u8], out: &mut Vec<u8>) -> usize {
+    let hex4 = |at: usize| -> Option<u16> {
+        let h = raw.get(at..at + 4)?;
+        let h = std::str::from_utf8(h).ok()?;
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u16::from_str_radix(h, 16).ok()
+    };
+    let Some(unit) = hex4(2) else {
+        out.extend_from_slice(b"\\\\u");
+        return 2;
+    };
+    match unit {
+        0xD800..=0xDBFF => {
+            let low = (raw.get(6..8) == Some(b"\\u"))
+                .then(|| hex4(8))
+                .flatten()
+                .filter(|u| (0xDC00..=0xDFFF).contains(u));
+            if low.is_some() {
+                out.extend_from_slice(&raw[..12]);
+                12
+            } else {
+                out.extend_from_slice(b"\\ufffd");
+                6
+            }
+        }
+        0xDC00..=0xDFFF => {
+            out.extend_from_slice(b"\\ufffd");
+            6
+        }
+        _ => {
+            out.extend_from_slice(&raw[..6]);
+            6
+        }
     }
 }
 

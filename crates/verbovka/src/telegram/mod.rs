@@ -26,11 +26,23 @@
 //!
 //! # Damaged files
 //! Unknown fields are ignored; the quirks of real exports are repaired on the fly: control
-//! characters written as `\xNN` (not valid JSON), invalid UTF-8 (replaced by U+FFFD), a missing
-//! `date_unixtime` (taken from `date`), dates that do not parse (`date_unixtime: None`). A
-//! truncated or corrupt JSON file yields every message before the damage, then one
-//! [`Error::Data`] whose `origin` names the file, the byte offset and the
-//! line; the iterator ends after it.
+//! characters written as `\xNN` (not valid JSON), invalid UTF-8 (replaced by U+FFFD), lone
+//! UTF-16 surrogates (`\ud800`, U+FFFD) and `\u` escapes without four hex digits (kept as
+//! text), a missing `date_unixtime` (taken from `date`), dates that do not parse
+//! (`date_unixtime: None`). A key written twice in a message: the last one wins.
+//!
+//! One bad message does not stop the export: a message object that is still not JSON after
+//! the repairs (a `NaN`, a trailing comma, a missing `,`) is skipped as
+//! [`SkipReason::Corrupt`], one without a usable `id` as [`SkipReason::Malformed`], one over
+//! [`Reader::max_message_bytes`] as [`SkipReason::TooLarge`]; where and why are in
+//! [`ReadStats::notes`], and reading goes on at the next message.
+//!
+//! Damage the reader cannot step over ends the read: a truncated file, broken structure
+//! between messages, `messages` / `chats` / `chats.list` of the wrong type (never read as an
+//! empty export), bytes after the export's end, a truncated HTML page. Every message before
+//! it is yielded, then one [`Error::Data`] whose `origin` names the file, the byte offset and
+//! the line; the iterator ends after it. Two exports written one after the other (`cat a.json
+//! b.json`) are both read.
 //!
 //! # Memory and speed
 //! JSON is scanned, not loaded: the reader keeps a 1 MiB window of the file and one message at a
@@ -208,15 +220,24 @@ pub enum SkipReason {
     UnknownType,
     /// A message object of the wrong shape: no usable `id`, not an object.
     Malformed,
+    /// A message object that is not JSON even after the reader's repairs (a `NaN`, a trailing
+    /// comma, a missing `,`): the reader goes on at the next message. Where and why are in
+    /// [`ReadStats::notes`].
+    Corrupt,
+    /// A message object larger than the reader's limit ([`Reader::max_message_bytes`]); it
+    /// is stepped over without being kept.
+    TooLarge,
 }
 
 impl SkipReason {
     /// Every reason, in the order of [`SkipReason::index`].
-    pub const ALL: [SkipReason; 4] = [
+    pub const ALL: [SkipReason; 6] = [
         SkipReason::Service,
         SkipReason::Empty,
         SkipReason::UnknownType,
         SkipReason::Malformed,
+        SkipReason::Corrupt,
+        SkipReason::TooLarge,
     ];
 
     /// Position in [`SkipReason::ALL`].
@@ -224,20 +245,49 @@ impl SkipReason {
         self as usize
     }
 
-    /// The snake_case name (`service`, `empty`, `unknown_type`, `malformed`).
+    /// The snake_case name (`service`, `empty`, `unknown_type`, `malformed`, `corrupt`,
+    /// `too_large`).
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Service => "service",
             SkipReason::Empty => "empty",
             SkipReason::UnknownType => "unknown_type",
             SkipReason::Malformed => "malformed",
+            SkipReason::Corrupt => "corrupt",
+            SkipReason::TooLarge => "too_large",
         }
+    }
+
+    /// Whether a message skipped for this reason was lost to damage (malformed, corrupt, too
+    /// large), rather than holding nothing to score (service, empty, unknown type).
+    pub fn is_damage(self) -> bool {
+        matches!(
+            self,
+            SkipReason::Malformed | SkipReason::Corrupt | SkipReason::TooLarge
+        )
     }
 }
 
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Where and why a damaged message was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkipNote {
+    /// Why: [`SkipReason::Malformed`], [`SkipReason::Corrupt`] or [`SkipReason::TooLarge`].
+    pub reason: SkipReason,
+    /// The file and position (`result.json at byte 5120 (line 171)`).
+    pub at: String,
+    /// What was wrong, as the parser said it.
+    pub detail: String,
+}
+
+impl fmt::Display for SkipNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} ({})", self.at, self.detail, self.reason)
     }
 }
 
@@ -252,9 +302,16 @@ pub struct ReadStats {
     pub undated: u64,
     /// Skipped messages, indexed by [`SkipReason::index`].
     pub skipped: [u64; SkipReason::ALL.len()],
+    /// Where and why damaged messages were skipped: the first [`ReadStats::NOTES_KEPT`] of
+    /// them (the counts in `skipped` are complete).
+    pub notes: Vec<SkipNote>,
 }
 
 impl ReadStats {
+    /// How many [`SkipNote`]s are kept (a damaged export of millions of messages does not
+    /// fill memory with them).
+    pub const NOTES_KEPT: usize = 100;
+
     /// Messages skipped for `reason`.
     pub fn skipped(&self, reason: SkipReason) -> u64 {
         self.skipped[reason.index()]
@@ -272,6 +329,22 @@ impl ReadStats {
 
     fn skip(&mut self, reason: SkipReason) {
         self.skipped[reason.index()] += 1;
+    }
+
+    fn skip_noted(&mut self, note: SkipNote) {
+        self.skip(note.reason);
+        if self.notes.len() < Self::NOTES_KEPT {
+            self.notes.push(note);
+        }
+    }
+
+    /// Messages lost to damage: malformed, corrupt or too large (see [`SkipReason::is_damage`]).
+    pub fn damaged(&self) -> u64 {
+        SkipReason::ALL
+            .iter()
+            .filter(|r| r.is_damage())
+            .map(|r| self.skipped(*r))
+            .sum()
     }
 
     fn count(&mut self, message: &Message) {
@@ -298,6 +371,8 @@ pub enum Format {
 pub(crate) enum Item {
     Message(Message),
     Skip(SkipReason),
+    /// A damaged message, skipped with where and why.
+    Noted(SkipNote),
 }
 
 enum Source {
@@ -353,8 +428,12 @@ impl Reader {
     /// `messages.html` (+ `messages2.html`, …) or, for a whole-account HTML export,
     /// `chats/chat_*/messages.html`. The format is detected from the content.
     ///
-    /// Fails with [`Error::Io`] when the path cannot be read and [`Error::Data`] when it is
-    /// neither JSON nor HTML, or a folder holds no export.
+    /// Fails with [`Error::Io`] when the path cannot be read (a folder that cannot be listed
+    /// included) and [`Error::Data`] when it is neither JSON nor HTML (UTF-16, gzip and zip
+    /// files are named as such), or a folder holds no export.
+    ///
+    /// A named pipe (FIFO) is read like a file, but opening one waits, as `cat` does, until a
+    /// program opens it for writing: with no writer, `open` does not return.
     pub fn open(path: impl AsRef<Path>) -> Result<Reader> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -391,9 +470,22 @@ impl Reader {
             Some(Format::Html) => Err(no_html(path)),
             None => Err(Error::Data {
                 origin: path.display().to_string(),
-                message: "not a Telegram Desktop export: expected JSON (`{`) or HTML (`<`)".into(),
+                message: not_export_why(&head[..n]),
             }),
         }
+    }
+
+    /// Message objects larger than `bytes` (default 16 MiB; a real message is a few kilobytes)
+    /// are stepped over without being kept and counted as [`SkipReason::TooLarge`], so the JSON
+    /// reader's memory stays within about twice this whatever the input. HTML pages are read
+    /// whole, up to 32 MiB each (larger is an error).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Reader {
+        match &mut self.source {
+            Source::Json(s) => s.max_message = bytes,
+            #[cfg(feature = "telegram-html")]
+            Source::Html(_) => {}
+        }
+        self
     }
 
     /// Reads a JSON export from any byte source; `origin` names it in errors.
@@ -418,9 +510,13 @@ impl Reader {
     }
 
     fn open_dir(dir: &Path) -> Result<Reader> {
+        // A folder that cannot be listed is said so (not "no export here").
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let json = dir.join("result.json");
-        if json.is_file() {
-            return Self::open(json);
+        match std::fs::metadata(&json) {
+            Ok(m) if m.is_file() => return Self::open(json),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(json, e)),
+            _ => {}
         }
         Self::open_html_dir(dir)
     }
@@ -496,6 +592,7 @@ impl Iterator for Reader {
                     return Some(Ok(m));
                 }
                 Ok(Some(Item::Skip(reason))) => self.stats.skip(reason),
+                Ok(Some(Item::Noted(note))) => self.stats.skip_noted(note),
                 Ok(None) => {
                     self.done = true;
                     return None;
@@ -526,11 +623,35 @@ fn read_up_to(read: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// JSON or HTML from the first bytes (a UTF-8 BOM and whitespace skipped).
 fn sniff(head: &[u8]) -> Option<Format> {
+    if head.iter().take(64).any(|&b| b == 0) {
+        return None; // UTF-16 or binary: text exports hold no NUL byte
+    }
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     match head.iter().find(|b| !b.is_ascii_whitespace())? {
         b'{' => Some(Format::Json),
         b'<' => Some(Format::Html),
         _ => None,
+    }
+}
+
+/// Why a file that is neither JSON nor HTML is not read, from its first bytes.
+fn not_export_why(head: &[u8]) -> String {
+    let utf16 = head.starts_with(b"\xFF\xFE")
+        || head.starts_with(b"\xFE\xFF")
+        || (head.len() >= 2
+            && head.iter().take(64).filter(|&&b| b == 0).count() * 3 >= head.len().min(64));
+    if utf16 {
+        "a UTF-16 (or other 16-bit) file: Telegram Desktop writes UTF-8; convert it first \
+         (`iconv -f UTF-16 -t UTF-8`)"
+            .into()
+    } else if head.starts_with(b"\x1F\x8B") {
+        "a gzip-compressed file: decompress it first (`gunzip`, or read `<(zcat FILE)`)".into()
+    } else if head.starts_with(b"PK\x03\x04") {
+        "a zip archive: unpack the export first".into()
+    } else if head.is_empty() {
+        "an empty file, not a Telegram Desktop export".into()
+    } else {
+        "not a Telegram Desktop export: expected JSON (`{`) or HTML (`<`)".into()
     }
 }
 
