@@ -37,15 +37,11 @@ pub(super) fn matmul(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    let (b, ldb, panel_stride, b_ok) = match b {
-        Rhs::Packed(p) => (
-            p,
-            PANEL,
-            k * PANEL,
-            p.len() >= n.div_ceil(PANEL) * k * PANEL,
-        ),
-        Rhs::Rows(r, ld) => (r, ld, PANEL, k == 0 || (k - 1) * ld + n <= r.len()),
+    let (b, ldb, packed, b_ok) = match b {
+        Rhs::Packed(p) => (p, PANEL, true, p.len() >= n.div_ceil(PANEL) * k * PANEL),
+        Rhs::Rows(r, ld) => (r, ld, false, k == 0 || (k - 1) * ld + n <= r.len()),
     };
+    let panel_stride = if packed { k * PANEL } else { PANEL };
     let ok = b_ok
         && n <= ldc
         && (m - 1) * ldc + n <= c.len()
@@ -60,6 +56,9 @@ pub(super) fn matmul(
         list.clear();
         list.extend(0..k as u32);
     }
+    // Row-major right-hand sides whose last block is narrower than 8 columns: that block's
+    // columns copied, zero-padded, so that the kernel always reads 8.
+    let mut tail: Vec<f32> = Vec::new();
     for i0 in (0..m).step_by(MR) {
         let rows = (m - i0).min(MR);
         if skip {
@@ -68,37 +67,26 @@ pub(super) fn matmul(
                 (0..k as u32).filter(|&j| (0..rows).any(|r| a[(i0 + r) * lda + j as usize] != 0.0)),
             );
         }
+        // Rows past `rows` repeat the first (their sums are dropped).
+        let ar: [&[f32]; MR] = std::array::from_fn(|r| {
+            let i = i0 + if r < rows { r } else { 0 };
+            a.get(i * lda..i * lda + k).unwrap_or(&[])
+        });
         for j0 in (0..n).step_by(NR) {
             let cols = (n - j0).min(NR);
-            // A block of 8 columns never straddles a 32-column panel.
-            let b_off = (j0 / PANEL) * panel_stride + j0 % PANEL;
-            let mut acc = [[0f32; NR]; MR];
-            if rows == MR && cols == NR {
-                let ar: [&[f32]; MR] =
-                    std::array::from_fn(|r| &a[(i0 + r) * lda..(i0 + r) * lda + k]);
-                for &j in list.iter() {
-                    let j = j as usize;
-                    let bv: &[f32; NR] =
-                        b[b_off + j * ldb..][..NR].try_into().unwrap_or(&[0.0; NR]);
-                    for (acc, ar) in acc.iter_mut().zip(&ar) {
-                        let av = ar[j];
-                        for (s, &bj) in acc.iter_mut().zip(bv) {
-                            *s += av * bj;
-                        }
+            let (bb, off, ld) = if !packed && cols < NR {
+                if tail.is_empty() {
+                    tail = vec![0f32; k * NR];
+                    for (t, row) in tail.chunks_exact_mut(NR).enumerate() {
+                        row[..cols].copy_from_slice(&b[t * ldb + j0..t * ldb + j0 + cols]);
                     }
                 }
+                (&tail[..], 0, NR)
             } else {
-                for &j in list.iter() {
-                    let j = j as usize;
-                    let bv = &b[b_off + j * ldb..][..cols];
-                    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-                        let av = a[(i0 + r) * lda + j];
-                        for (s, &bj) in acc.iter_mut().zip(bv) {
-                            *s += av * bj;
-                        }
-                    }
-                }
-            }
+                // A block of 8 columns never straddles a 32-column panel (zero-padded).
+                (b, (j0 / PANEL) * panel_stride + j0 % PANEL, ldb)
+            };
+            let acc = block(ar, &bb[off..], ld, list);
             for (r, acc) in acc.iter().enumerate().take(rows) {
                 let row = &mut c[(i0 + r) * ldc + j0..][..cols];
                 for (jj, (out, &s)) in row.iter_mut().zip(acc).enumerate() {
@@ -121,6 +109,26 @@ pub(super) fn matmul(
         }
     }
     Ok(())
+}
+
+/// The sums of one block: `acc[r][q] = Σ_j ar[r][j] · b[j · ldb + q]` over the listed `j`, in
+/// list order, each a chain of separate multiplies and adds (written so that the compiler keeps
+/// the block in vector registers).
+#[inline(never)]
+fn block(ar: [&[f32]; MR], b: &[f32], ldb: usize, list: &[u32]) -> [[f32; NR]; MR] {
+    let mut s = [[0f32; NR]; MR];
+    for &j in list {
+        let j = j as usize;
+        let bj = &b[j * ldb..j * ldb + NR];
+        let bv: [f32; NR] = std::array::from_fn(|q| bj[q]);
+        for r in 0..MR {
+            let av = ar[r][j];
+            for q in 0..NR {
+                s[r][q] += av * bv[q];
+            }
+        }
+    }
+    s
 }
 
 /// `dst[j * ldd + i] = src[i * lds + j]` for `i < rows`, `j < cols` (blocks of 8 × 8, so that
