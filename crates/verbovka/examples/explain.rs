@@ -4,6 +4,12 @@
 //! cargo run --release --example explain -- "П.і.д.п.а.л.и авто ЗСУ, 500$ після відео, пиши @x"
 //! echo "текст" | cargo run --release --example explain
 //! ```
+//!
+//! Exit status (the same for `score_export`, `score_jsonl` and `explain`):
+//! * 0: the text was explained;
+//! * 1: part of the input could not be used: stdin was not UTF-8 (its bad bytes are read as
+//!   U+FFFD, and the text so read is explained);
+//! * 2: the run failed: bad arguments, stdin cannot be read, the detector cannot be built.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -12,7 +18,10 @@ const HELP: &str =
     "Explains the verdict on one text: the normalised text, the scores, and every rule
 that fired with its span and why.
 
-usage: explain TEXT...        (reads stdin without TEXT)";
+usage: explain TEXT...        (reads stdin without TEXT)
+
+Exit status: 0 explained, 1 stdin was not UTF-8 (bad bytes read as U+FFFD, the rest
+explained), 2 the run failed (arguments, stdin cannot be read, the detector).";
 
 fn main() -> ExitCode {
     use lexopt::prelude::*;
@@ -40,11 +49,24 @@ fn main() -> ExitCode {
         }
     }
     let mut text = words.join(" ");
+    let mut status = ExitCode::SUCCESS;
     if text.is_empty() {
-        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        let mut bytes = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
             eprintln!("explain: cannot read stdin: {e}");
             return ExitCode::from(2);
         }
+        text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "explain: stdin is not UTF-8 (first bad byte at {}): bad bytes read as U+FFFD",
+                    e.utf8_error().valid_up_to()
+                );
+                status = ExitCode::from(1);
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            }
+        };
     }
     let detector = match verbovka::Detector::new() {
         Ok(d) => d,
@@ -57,5 +79,5 @@ fn main() -> ExitCode {
     println!("text:       {}", text.trim_end());
     println!("normalised: {}", normalized.as_str().trim_end());
     println!("{}", detector.score(&text));
-    ExitCode::SUCCESS
+    status
 }

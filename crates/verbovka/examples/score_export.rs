@@ -7,8 +7,18 @@
 //! `PATH` is an export folder or file, JSON (`result.json`) or HTML (`messages*.html`),
 //! detected. One record per flagged message (every message with `--all`) goes to `--out` or
 //! stdout; a progress bar and, at the end, a summary go to stderr. `--threshold X` sets every
-//! category's threshold to X. Exit status: 0 done, 1 the export is damaged part-way (records
-//! before the damage are written), 2 the input or the output cannot be opened.
+//! category's threshold to X.
+//!
+//! Exit status (the same for `score_export`, `score_jsonl` and `explain`):
+//! * 0: every message read was scored (or skipped for holding nothing to score: service
+//!   messages, no text, unknown types);
+//! * 1: part of the input could not be used: damaged messages skipped (listed in the summary
+//!   with their place), or the export damaged part-way; everything readable was scored and
+//!   written;
+//! * 2: the run failed: bad arguments, the input or output cannot be opened (or `--out` is the
+//!   input), writing failed, the detector or the reader failed.
+//!
+//! The summary always adds up: read = scored + skipped.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -52,8 +62,10 @@ usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FIL
   --out FILE       write records here instead of stdout
   -h, --help       this text
 
-Exit status: 0 done, 1 the export is damaged part-way (records before the damage are
-written), 2 the input or the output cannot be opened (or --out is the input), or reading failed.";
+Exit status: 0 every message read was scored (or held nothing to score), 1 part of the
+input could not be used (damaged messages skipped, or the export damaged part-way; the rest
+is written), 2 the run failed (arguments, input or output cannot be opened, --out is the
+input, writing failed, the reader failed).";
 
 /// `Ok(None)` when `--help` was asked for.
 fn parse_args() -> Result<Option<Args>, String> {
@@ -111,6 +123,9 @@ struct Record<'a> {
     forwarded_from: Option<&'a str>,
     link: Option<String>,
     text: &'a str,
+    /// The reader cut the text at `Reader::max_text_bytes`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    text_truncated: bool,
     links: &'a [String],
     #[serde(flatten)]
     verdict: &'a Verdict,
@@ -129,6 +144,7 @@ impl<'a> Record<'a> {
             forwarded_from: m.forwarded_from.as_deref(),
             link: m.link(),
             text: &m.text,
+            text_truncated: m.truncated,
             links: &m.links,
             verdict,
         }
@@ -264,6 +280,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(&args.path).is_ok_and(|m| m.file_type().is_fifo()) {
+            eprintln!(
+                "score_export: {} is a named pipe: waiting for a writer…",
+                args.path
+            );
+        }
+    }
     let reader = match Reader::open(&args.path) {
         Ok(r) => r,
         Err(e) => {
@@ -406,6 +432,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    if stats.damaged() > 0 {
+        eprintln!(
+            "error: {} damaged message(s) skipped (the rest was scored)",
+            stats.damaged()
+        );
+        return ExitCode::from(1);
+    }
     ExitCode::SUCCESS
 }
 
@@ -462,6 +495,22 @@ fn summary(
         eprintln!(
             "  note: {} messages were read but not scored (scoring stopped early)",
             stats.read() - tally.scored - stats.skipped_total()
+        );
+    }
+    for note in &stats.notes {
+        eprintln!("  skipped: {}", printable(&note.to_string()));
+    }
+    if stats.damaged() > stats.notes.len() as u64 {
+        eprintln!(
+            "  ({} more damaged messages not listed)",
+            stats.damaged() - stats.notes.len() as u64
+        );
+    }
+    if stats.truncated > 0 {
+        eprintln!(
+            "  {} messages had texts longer than {} bytes, cut there",
+            stats.truncated,
+            verbovka::telegram::MAX_TEXT_BYTES
         );
     }
     if stats.undated > 0 {

@@ -6,22 +6,66 @@
 //! ```
 //!
 //! Output keeps input order, one line per input line. A line that is not JSON or has no
-//! string `text` gets `{"error": "..."}` in its place, and the program exits with status 1 at
-//! the end (after writing everything).
+//! string `text` gets `{"error": "..."}` in its place; a summary (read = scored + errors)
+//! goes to stderr at the end.
+//!
+//! Exit status (the same for `score_export`, `score_jsonl` and `explain`):
+//! * 0: every line read was scored;
+//! * 1: part of the input could not be used: lines with errors (each has its error record),
+//!   or reading failed part-way (every line before is written);
+//! * 2: the run failed: bad arguments, the input cannot be opened, the detector cannot be
+//!   built, writing failed.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
+#[path = "support/jsonl_lines.rs"]
+mod lines;
+
 /// Lines scored together: enough for the parallel batch to pay off, small enough to stream.
 const CHUNK: usize = 512;
 
+/// What a run did.
+#[derive(Default)]
+struct Tally {
+    read: u64,
+    scored: u64,
+    bad: u64,
+    truncated: u64,
+}
+
 fn main() -> ExitCode {
-    match run() {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(bad) => {
+    let mut tally = Tally::default();
+    let result = run(&mut tally);
+    if tally.read > 0 || result.is_ok() {
+        eprintln!(
+            "score_jsonl: read {} lines: {} scored, {} with errors{}",
+            tally.read,
+            tally.scored,
+            tally.bad,
+            if tally.truncated > 0 {
+                format!(
+                    " ({} texts cut at {} bytes)",
+                    tally.truncated,
+                    lines::MAX_TEXT_BYTES
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    match result {
+        Ok(Outcome::Help) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) if tally.bad == 0 => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => {
             eprintln!(
-                "score_jsonl: {bad} line(s) could not be scored (see their \"error\" objects)"
+                "score_jsonl: {} line(s) could not be scored (see their \"error\" objects)",
+                tally.bad
             );
+            ExitCode::from(1)
+        }
+        Ok(Outcome::ReadFailed(e)) => {
+            eprintln!("score_jsonl: {e} (every line before it was written)");
             ExitCode::from(1)
         }
         Err(e) => {
@@ -37,10 +81,20 @@ line out, in input order.
 
 usage: score_jsonl [FILE]     (reads stdin without FILE)
 
-A line that is not JSON or has no string `text` gets {\"error\": ...} in its place.
-Exit status: 0 every line scored, 1 some lines had errors, 2 the input cannot be read.";
+A line that is not JSON or has no string `text` gets {\"error\": ...} in its place; a
+text longer than 1 MiB is cut there (its record says \"text_truncated\": true).
+Exit status: 0 every line scored, 1 part of the input could not be used (lines with
+errors, or reading failed part-way; the rest is written), 2 the run failed (arguments,
+input cannot be opened, writing failed).";
 
-fn run() -> Result<usize, Box<dyn std::error::Error>> {
+enum Outcome {
+    Help,
+    Done,
+    /// Reading failed part-way; everything read before was written.
+    ReadFailed(String),
+}
+
+fn run(tally: &mut Tally) -> Result<Outcome, Box<dyn std::error::Error>> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut path: Option<String> = None;
@@ -48,7 +102,7 @@ fn run() -> Result<usize, Box<dyn std::error::Error>> {
         match arg {
             Short('h') | Long("help") => {
                 println!("{HELP}");
-                return Ok(0);
+                return Ok(Outcome::Help);
             }
             Value(v) if path.is_none() => path = Some(v.string()?),
             other => {
@@ -58,7 +112,7 @@ fn run() -> Result<usize, Box<dyn std::error::Error>> {
             }
         }
     }
-    let (input, name): (Box<dyn BufRead>, String) = match path {
+    let (mut input, name): (Box<dyn BufRead>, String) = match path {
         None => (Box::new(BufReader::new(std::io::stdin())), "<stdin>".into()),
         Some(path) => {
             let f = std::fs::File::open(&path).map_err(|e| format!("cannot open {path}: {e}"))?;
@@ -67,76 +121,77 @@ fn run() -> Result<usize, Box<dyn std::error::Error>> {
     };
     let detector = verbovka::Detector::new()?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut bad = 0;
-    let mut chunk: Vec<Result<String, String>> = Vec::with_capacity(CHUNK);
-    // Lines are split as bytes: a line that is not UTF-8 is one bad line, not the end of the
-    // run; a UTF-8 byte-order mark before the first line is dropped.
+    let mut chunk: Vec<Result<(String, bool), String>> = Vec::with_capacity(CHUNK);
+    // Lines are read as bytes, at most MAX_LINE_BYTES kept: a line that is not UTF-8 or too
+    // long is one bad line, not the end of the run (nor all of memory).
     let mut read_error = None;
-    for (n, line) in input.split(b'\n').enumerate() {
-        let line = match line {
-            Ok(line) => line,
+    let mut n = 0;
+    loop {
+        let line = match lines::read_line(&mut input, lines::MAX_LINE_BYTES) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
             Err(e) => {
-                read_error = Some(format!("{name}: after line {n}: {e}"));
+                read_error = Some(format!("{name}: reading failed after line {n}: {e}"));
                 break;
             }
         };
-        let mut bytes = line.as_slice();
-        if n == 0 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let item = match std::str::from_utf8(bytes) {
-            Ok(line) => text_of(line),
-            Err(e) => Err(format!("not UTF-8 (byte {})", e.valid_up_to())),
-        };
-        chunk.push(item.map_err(|e| format!("line {}: {e}", n + 1)));
+        chunk.push(lines::text_of(&line, n, lines::MAX_TEXT_BYTES));
+        n += 1;
         if chunk.len() == CHUNK {
-            bad += flush(&detector, &mut chunk, &mut out)?;
+            flush(&detector, &mut chunk, &mut out, tally)?;
         }
     }
     // Everything read so far is written, even when reading failed part-way.
-    bad += flush(&detector, &mut chunk, &mut out)?;
+    flush(&detector, &mut chunk, &mut out, tally)?;
     out.flush()?;
-    if let Some(e) = read_error {
-        return Err(e.into());
-    }
-    Ok(bad)
+    Ok(match read_error {
+        Some(e) => Outcome::ReadFailed(e),
+        None => Outcome::Done,
+    })
 }
 
-/// The `text` field of one JSON line.
-fn text_of(line: &str) -> Result<String, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
-    match value.get("text") {
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err("`text` is not a string".into()),
-        None => Err("no `text` field".into()),
-    }
+/// A verdict, and whether its text was cut at `MAX_TEXT_BYTES`.
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    #[serde(flatten)]
+    verdict: &'a verbovka::Verdict,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    text_truncated: bool,
 }
 
 /// Scores the good lines of a chunk together and writes every line's result in order.
 fn flush(
     detector: &verbovka::Detector,
-    chunk: &mut Vec<Result<String, String>>,
+    chunk: &mut Vec<Result<(String, bool), String>>,
     out: &mut impl Write,
-) -> Result<usize, Box<dyn std::error::Error>> {
-    let texts: Vec<&str> = chunk.iter().filter_map(|r| r.as_deref().ok()).collect();
+    tally: &mut Tally,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let texts: Vec<&str> = chunk
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(t, _)| t.as_str()))
+        .collect();
     let mut verdicts = detector.score_batch(&texts).into_iter();
-    let mut bad = 0;
     for item in chunk.drain(..) {
+        tally.read += 1;
         match item {
-            Ok(_) => {
+            Ok((_, cut)) => {
                 let v = verdicts
                     .next()
                     .ok_or("internal: fewer verdicts than texts")?;
-                serde_json::to_writer(&mut *out, &v)?;
+                tally.scored += 1;
+                tally.truncated += u64::from(cut);
+                let record = Record {
+                    verdict: &v,
+                    text_truncated: cut,
+                };
+                serde_json::to_writer(&mut *out, &record)?;
             }
             Err(e) => {
-                bad += 1;
+                tally.bad += 1;
                 serde_json::to_writer(&mut *out, &serde_json::json!({ "error": e }))?;
             }
         }
         out.write_all(b"\n")?;
     }
-    Ok(bad)
+    Ok(())
 }

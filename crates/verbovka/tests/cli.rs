@@ -138,3 +138,175 @@ fn score_export_csv_cells_are_never_formulas() {
     assert!(!row.contains(",=HYPERLINK"), "{row}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Runs an example with `stdin` as its standard input.
+fn run_with_stdin(name: &str, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let bytes = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&bytes);
+    });
+    let out = child.wait_with_output().expect("run example");
+    writer.join().expect("writer");
+    out
+}
+
+/// The exit status is the same across the examples: 0 everything read was used, 1 part of
+/// the input could not be used (the rest is written), 2 the run failed.
+#[test]
+fn exit_status_is_the_same_across_the_examples() {
+    let dir = tempdir("exit");
+    let good = export(&dir);
+    let damaged = dir.join("damaged.json");
+    std::fs::write(
+        &damaged,
+        format!(
+            r#"{{"name": "c", "type": "personal_chat", "id": 1, "messages": [
+            {{"id": 1, "type": "message", "text": "{OFFER}"}},
+            {{"id": 2, "type": "message", "text": "x", "from": NaN}},
+            {{"id": 3, "type": "service", "action": "pin_message", "text": ""}},
+            {{"id": 4, "type": "message", "text": "привіт"}}]}}"#
+        ),
+    )
+    .expect("write");
+    let truncated = dir.join("truncated.json");
+    let bytes = std::fs::read(&damaged).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 60]).expect("write");
+    let jsonl_good = dir.join("good.jsonl");
+    std::fs::write(
+        &jsonl_good,
+        format!("{{\"text\":\"{OFFER}\"}}\n{{\"text\":\"привіт\"}}\n"),
+    )
+    .expect("write");
+    let jsonl_bad = dir.join("bad.jsonl");
+    std::fs::write(&jsonl_bad, "{\"text\":\"привіт\"}\nnot json\n{\"txt\":1}\n").expect("write");
+    let p = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    let missing = p(&dir.join("missing"));
+    // example, arguments, stdin, status, what stderr must say
+    type Case<'a> = (&'a str, Vec<String>, &'a [u8], i32, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "score_export",
+            vec![p(&good)],
+            b"",
+            0,
+            "read 1 messages: 1 scored, 0 skipped",
+        ),
+        (
+            "score_export",
+            vec![p(&damaged), "--all".into()],
+            b"",
+            1,
+            "read 4 messages: 2 scored, 2 skipped (service 1, corrupt 1)",
+        ),
+        (
+            "score_export",
+            vec![p(&damaged)],
+            b"",
+            1,
+            "damaged.json at byte",
+        ),
+        (
+            "score_export",
+            vec![p(&truncated)],
+            b"",
+            1,
+            "the export is damaged",
+        ),
+        (
+            "score_export",
+            vec![missing.clone()],
+            b"",
+            2,
+            "cannot read the export",
+        ),
+        (
+            "score_export",
+            vec![p(&good), "--bogus".into()],
+            b"",
+            2,
+            "--bogus",
+        ),
+        (
+            "score_jsonl",
+            vec![p(&jsonl_good)],
+            b"",
+            0,
+            "read 2 lines: 2 scored, 0 with errors",
+        ),
+        (
+            "score_jsonl",
+            vec![p(&jsonl_bad)],
+            b"",
+            1,
+            "read 3 lines: 1 scored, 2 with errors",
+        ),
+        (
+            "score_jsonl",
+            vec![],
+            b"{\"text\":\"a\"}\n",
+            0,
+            "read 1 lines: 1 scored",
+        ),
+        ("score_jsonl", vec![missing.clone()], b"", 2, "cannot open"),
+        ("score_jsonl", vec!["a".into(), "b".into()], b"", 2, "usage"),
+        ("explain", vec![OFFER.into()], b"", 0, ""),
+        ("explain", vec![], "привіт".as_bytes(), 0, ""),
+        ("explain", vec![], b"\xD0\xBF\xFF\xFE", 1, "not UTF-8"),
+        ("explain", vec!["--bogus".into()], b"", 2, "--bogus"),
+    ];
+    for (name, args, stdin, status, says) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_with_stdin(name, &args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(status), "{name} {args:?}: {stderr}");
+        assert!(stderr.contains(says), "{name} {args:?}: {stderr}");
+    }
+    // The damaged message is listed with its place and why.
+    let out = run("score_export", &[&p(&damaged)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped: ") && stderr.contains("(line 3)") && stderr.contains("(corrupt)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A line too long to keep is one error record and the run goes on; a text over 1 MiB is cut
+/// there and its record says so (memory stays bounded whatever the input).
+#[test]
+fn score_jsonl_bounds_lines_and_texts() {
+    let dir = tempdir("long");
+    let input = dir.join("long.jsonl");
+    let mut bytes = format!("{{\"text\":\"{}\"}}\n", "ж".repeat(9 << 20)).into_bytes();
+    bytes
+        .extend_from_slice(format!("{{\"text\":\"{}\"}}\n", "ж слово ".repeat(100_000)).as_bytes());
+    bytes.extend_from_slice(format!("{{\"text\":\"{OFFER}\"}}\n").as_bytes());
+    std::fs::write(&input, bytes).expect("write");
+    let out = run("score_jsonl", &[input.to_str().expect("utf-8 path")]);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+    let error = lines[0]["error"].as_str().expect("error record");
+    assert!(
+        error.contains("line 1") && error.contains("longer than"),
+        "{error}"
+    );
+    assert_eq!(lines[1]["text_truncated"], true, "{}", lines[1]);
+    assert!(lines[2].get("text_truncated").is_none());
+    assert_eq!(lines[2]["label"], "sabotage");
+    let _ = std::fs::remove_dir_all(dir);
+}

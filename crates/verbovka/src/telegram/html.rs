@@ -38,10 +38,10 @@ use crate::error::{Error, Result};
 pub(crate) const MAX_PAGE_BYTES: u64 = 32 << 20;
 
 /// One page: its path, and for a page opened by [`super::Reader::open`], the handle that told
-/// its format with the bytes it read (so a pipe is read once, whole).
+/// its format with the bytes it read (so a pipe is read once, whole), or any byte source.
 pub(crate) struct Page {
     pub(crate) path: PathBuf,
-    pub(crate) opened: Option<(Vec<u8>, File)>,
+    pub(crate) opened: Option<(Vec<u8>, Box<dyn Read + Send>)>,
 }
 
 impl From<PathBuf> for Page {
@@ -290,6 +290,7 @@ impl HtmlPages {
             reply_to_message_id,
             text: tb.text,
             links: tb.links,
+            truncated: false,
         }))
     }
 }

@@ -836,6 +836,7 @@ impl RawMessage<'_> {
             reply_to_message_id: self.reply_to_message_id.0,
             text: tb.text,
             links: tb.links,
+            truncated: false,
         })
     }
 }

@@ -168,6 +168,9 @@ pub struct Message {
     pub text: String,
     /// Link targets: URLs written in the text and the targets of text links.
     pub links: Vec<String>,
+    /// Whether `text` was longer than [`Reader::max_text_bytes`] and was cut there (on a
+    /// character boundary).
+    pub truncated: bool,
 }
 
 impl Message {
@@ -183,7 +186,8 @@ impl Message {
     /// use verbovka::telegram::{Chat, ChatKind, Message};
     /// let chat = Chat { name: None, id: Some(1234567890), kind: ChatKind::PublicChannel, left: false };
     /// let m = Message { chat, id: 42, date_unixtime: None, author: None, author_id: None,
-    ///     forwarded_from: None, reply_to_message_id: None, text: "hi".into(), links: vec![] };
+    ///     forwarded_from: None, reply_to_message_id: None, text: "hi".into(), links: vec![],
+    ///     truncated: false };
     /// assert_eq!(m.link().as_deref(), Some("https://t.me/c/1234567890/42"));
     /// ```
     pub fn link(&self) -> Option<String> {
@@ -300,6 +304,8 @@ pub struct ReadStats {
     pub yielded: u64,
     /// Yielded messages whose date was missing or did not parse.
     pub undated: u64,
+    /// Yielded messages whose text was cut at [`Reader::max_text_bytes`].
+    pub truncated: u64,
     /// Skipped messages, indexed by [`SkipReason::index`].
     pub skipped: [u64; SkipReason::ALL.len()],
     /// Where and why damaged messages were skipped: the first [`ReadStats::NOTES_KEPT`] of
@@ -351,6 +357,9 @@ impl ReadStats {
         self.yielded += 1;
         if message.date_unixtime.is_none() {
             self.undated += 1;
+        }
+        if message.truncated {
+            self.truncated += 1;
         }
     }
 }
@@ -410,7 +419,13 @@ pub struct Reader {
     source: Source,
     stats: ReadStats,
     done: bool,
+    max_text: usize,
 }
+
+/// The default [`Reader::max_text_bytes`]: 1 MiB, some 60 times Telegram's longest message
+/// (4,096 characters) and, at the detector's worst case of about 150 bytes of memory per
+/// byte of text, a peak that stays under 300 MB.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 impl fmt::Debug for Reader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -461,7 +476,7 @@ impl Reader {
                     html::ChatPages {
                         pages: vec![html::Page {
                             path: path.to_path_buf(),
-                            opened: Some((head[..n].to_vec(), file)),
+                            opened: Some((head[..n].to_vec(), Box::new(file))),
                         }],
                     },
                 ],
@@ -473,6 +488,14 @@ impl Reader {
                 message: not_export_why(&head[..n]),
             }),
         }
+    }
+
+    /// Texts longer than `bytes` (default [`MAX_TEXT_BYTES`], 1 MiB) are cut there, on a
+    /// character boundary, and the message is marked [`Message::truncated`]: what the
+    /// detector is given, and so its memory, stays bounded.
+    pub fn max_text_bytes(mut self, bytes: usize) -> Reader {
+        self.max_text = bytes;
+        self
     }
 
     /// Message objects larger than `bytes` (default 16 MiB; a real message is a few kilobytes)
@@ -493,6 +516,20 @@ impl Reader {
         Self::json_from(read, origin.into(), None)
     }
 
+    /// Reads one HTML page (`messages.html`) from any byte source; `origin` names it in
+    /// errors. The page is read whole (at most 32 MiB) when the first message is asked for.
+    #[cfg(feature = "telegram-html")]
+    pub fn from_html_reader(read: impl Read + Send + 'static, origin: impl Into<String>) -> Reader {
+        Self::with(Source::Html(Box::new(html::HtmlPages::new(vec![
+            html::ChatPages {
+                pages: vec![html::Page {
+                    path: origin.into().into(),
+                    opened: Some((Vec::new(), Box::new(read))),
+                }],
+            },
+        ]))))
+    }
+
     fn json_from(read: impl Read + Send + 'static, origin: String, total: Option<u64>) -> Reader {
         Self::with(Source::Json(Box::new(json::JsonStream::new(
             Box::new(read),
@@ -506,6 +543,7 @@ impl Reader {
             source,
             stats: ReadStats::default(),
             done: false,
+            max_text: MAX_TEXT_BYTES,
         }
     }
 
@@ -587,7 +625,15 @@ impl Iterator for Reader {
                 Source::Html(s) => s.next_item(&mut self.stats.chats),
             };
             match item {
-                Ok(Some(Item::Message(m))) => {
+                Ok(Some(Item::Message(mut m))) => {
+                    if m.text.len() > self.max_text {
+                        let mut cut = self.max_text;
+                        while !m.text.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        m.text.truncate(cut);
+                        m.truncated = true;
+                    }
                     self.stats.count(&m);
                     return Some(Ok(m));
                 }
