@@ -624,16 +624,29 @@ fn messages_larger_than_the_window_and_many_windows() {
         ));
     }
     json.push_str(&format!(r#"{{"id":99999,"type":"message","text":["{big}",{{"type":"link","text":"https://a.b"}}]}}]}}"#));
-    let (messages, error, stats) = read_all(Reader::from_json_reader(
-        std::io::Cursor::new(json.into_bytes()),
-        "big",
-    ));
+    let read = |max_text: usize| {
+        let reader =
+            Reader::from_json_reader(std::io::Cursor::new(json.clone().into_bytes()), "big")
+                .max_text_bytes(max_text);
+        read_all(reader)
+    };
+    let (messages, error, stats) = read(4 << 20);
     assert!(error.is_none(), "{error:?}");
     assert_eq!(stats.yielded, 20_001);
     assert_eq!(messages[12_345].text, "m12345 \"q\" \\");
     let last = messages.last().unwrap();
     assert_eq!(last.text.len(), big.len() + "https://a.b".len());
     assert_eq!(last.links, ["https://a.b"]);
+    assert!(!last.truncated && stats.truncated == 0);
+    // Under the default text limit (1 MiB) the long text is cut on a character boundary,
+    // marked and counted; its links are kept.
+    let (messages, _, stats) = read(verbovka::telegram::MAX_TEXT_BYTES);
+    let last = messages.last().unwrap();
+    assert_eq!(last.text.len(), 1 << 20);
+    assert!(last.text.chars().all(|c| c == 'ж'));
+    assert!(last.truncated && stats.truncated == 1);
+    assert_eq!(last.links, ["https://a.b"]);
+    assert!(messages[..20_000].iter().all(|m| !m.truncated));
 }
 
 #[test]
