@@ -962,3 +962,48 @@ fn html_hostile_pages() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The 2026 export format: `rich_message` (instead of `text`) flattened block by block with
+/// its links, polls with entity-array questions, `forwarded_from_id`, collapsed blockquotes,
+/// media skip reasons, a `text` of an unknown shape, and the exporter's stray bytes after
+/// U+2028 / U+2029 dropped.
+#[test]
+fn export_2026_rich_messages_and_new_fields() {
+    let (messages, stats) = read_ok(&fixture("export_2026.json"));
+    assert_eq!(ids(&messages), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(stats.skipped_total(), 0);
+    let m1 = by_id(&messages, 1);
+    assert_eq!(
+        m1.text,
+        "Легкий заробіток\nТреба підпалити авто. Деталі тут\n500$ одразу\nhttps://pay.example/x\n\
+         Без ризику\n— адмін\nмісто\nціна\nУмови\nвідео після\n@job_x\nфото цілі\nНаписати\n\
+         новий блок"
+    );
+    assert_eq!(
+        m1.links,
+        [
+            "https://t.me/job_x",
+            "https://pay.example/x",
+            "https://t.me/job_bot"
+        ]
+    );
+    assert_eq!(by_id(&messages, 2).text, "Чи є світло?\nТак\nНі");
+    let m3 = by_id(&messages, 3);
+    assert_eq!(m3.text, "Довга цитата і кінець");
+    assert_eq!(
+        (
+            m3.forwarded_from.as_deref(),
+            m3.forwarded_from_id.as_deref()
+        ),
+        (Some("Канал новин"), Some("channel99"))
+    );
+    assert_eq!(by_id(&messages, 4).text, "текст нової форми");
+    // The same words in `text` and `rich_message` once; different words both.
+    assert_eq!(by_id(&messages, 5).text, "обидва");
+    assert_eq!(
+        by_id(&messages, 6).text,
+        "старий клієнт бачить це\nа новий — інше"
+    );
+    assert_eq!(by_id(&messages, 7).text, "\u{2028}рядок");
+    assert_eq!(by_id(&messages, 8).text, "\u{2029}ряд");
+}

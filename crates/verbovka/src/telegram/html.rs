@@ -287,6 +287,7 @@ impl HtmlPages {
             author,
             author_id: None,
             forwarded_from,
+            forwarded_from_id: None,
             reply_to_message_id,
             text: tb.text,
             links: tb.links,

@@ -706,6 +706,18 @@ pub(crate) fn repair(raw: &[u8], out: &mut Vec<u8>) {
                 out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
                 i += 1;
             }
+            // U+2028 / U+2029 written raw, then the exporter's two stray continuation bytes
+            // (a separator's last two bytes written again): the separator is kept, the strays
+            // dropped.
+            0xE2 if raw.get(i + 1) == Some(&0x80)
+                && matches!(raw.get(i + 2), Some(0xA8 | 0xA9))
+                && raw
+                    .get(i + 3..i + 5)
+                    .is_some_and(|b| b.iter().all(|&b| is_continuation(b))) =>
+            {
+                out.extend_from_slice(&raw[i..i + 3]);
+                i += 5;
+            }
             _ => {
                 out.push(b);
                 i += 1;
@@ -753,11 +765,23 @@ fn repair_unicode_escape(raw: &[u8], out: &mut Vec<u8>) -> usize {
             out.extend_from_slice(b"\\ufffd");
             6
         }
+        0x2028 | 0x2029
+            if raw
+                .get(6..8)
+                .is_some_and(|b| b.iter().all(|&b| is_continuation(b))) =>
+        {
+            out.extend_from_slice(&raw[..6]);
+            8 // the exporter's two stray bytes after the separator
+        }
         _ => {
             out.extend_from_slice(&raw[..6]);
             6
         }
     }
+}
+
+fn is_continuation(b: u8) -> bool {
+    (0x80..=0xBF).contains(&b)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -788,8 +812,15 @@ struct RawMessage<'a> {
     text_entities: Option<Text<'a>>,
     #[serde(default, borrow)]
     caption: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    poll: Option<Poll<'a>>,
+    /// Polls: question and answers, strings or (2026) entity arrays, read as rich text.
+    #[serde(default)]
+    poll: Option<serde_json::Value>,
+    /// The 2026 exports' rich body (`{"rtl", "part", "blocks": [...]}`), written instead of
+    /// `text`: flattened block by block.
+    #[serde(default)]
+    rich_message: Option<serde_json::Value>,
+    #[serde(default)]
+    forwarded_from_id: Lenient<String>,
 }
 
 impl RawMessage<'_> {
@@ -806,17 +837,31 @@ impl RawMessage<'_> {
         if let Some(text) = self.text.or(self.text_entities) {
             text.flatten_into(&mut tb);
         }
+        if let Some(rich) = &self.rich_message {
+            let mut r = TextBuilder::default();
+            flatten_value(rich, &mut r);
+            let same = squashed(&r.text) == squashed(&tb.text);
+            // Both are kept when they differ: a client shows one or the other, and a reader
+            // must not be blind to either.
+            if !same || tb.text.trim().is_empty() {
+                if same {
+                    tb.text.clear();
+                }
+                tb.push_block(&r.text);
+            }
+            r.links.iter().for_each(|l| tb.push_link(l));
+        }
         if let Some(caption) = self.caption {
             let mut cap = TextBuilder::default();
             caption.flatten_into(&mut cap);
             tb.push_block(&cap.text);
             cap.links.iter().for_each(|l| tb.push_link(l));
         }
-        if let Some(poll) = self.poll {
-            tb.push_block(&poll.question.0.unwrap_or_default());
-            for answer in poll.answers {
-                tb.push_block(&answer.text.0.unwrap_or_default());
-            }
+        if let Some(poll) = &self.poll {
+            let mut p = TextBuilder::default();
+            flatten_value(poll, &mut p);
+            tb.push_block(&p.text);
+            p.links.iter().for_each(|l| tb.push_link(l));
         }
         if tb.text.trim().is_empty() {
             return Item::Skip(SkipReason::Empty);
@@ -833,6 +878,7 @@ impl RawMessage<'_> {
             author: self.from.0,
             author_id: self.from_id.0,
             forwarded_from: self.forwarded_from.0,
+            forwarded_from_id: self.forwarded_from_id.0,
             reply_to_message_id: self.reply_to_message_id.0,
             text: tb.text,
             links: tb.links,
@@ -841,18 +887,95 @@ impl RawMessage<'_> {
     }
 }
 
-#[derive(Deserialize)]
-struct Poll<'a> {
-    #[serde(default, borrow)]
-    question: Lenient<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    answers: Vec<PollAnswer<'a>>,
+/// Whitespace-insensitive form, to tell whether two flattenings say the same.
+fn squashed(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-#[derive(Deserialize)]
-struct PollAnswer<'a> {
-    #[serde(default, borrow)]
-    text: Lenient<Cow<'a, str>>,
+/// Keys whose values are text a person reads (strings, entity arrays, nested rich text): a
+/// block's own text first (a details' title, a poll's question, then `text`), its nested
+/// blocks next, its caption last.
+const TEXT_KEYS: [&str; 4] = ["title", "question", "text", "caption"];
+const HEAD_KEYS: [&str; 3] = ["title", "question", "text"];
+
+/// Flattens any JSON value of rich text (2026 `rich_message`, polls, a `text` of a shape not
+/// known yet) into what a person reads: the strings under [`TEXT_KEYS`] (and their entity
+/// arrays) in document order, each block (an object outside running text) on its own line,
+/// `href`/`url` targets and the text of `link` entities kept as links. Other fields are
+/// searched for more text, never read as text themselves (`rtl`, `type`, file names).
+/// Iterative: nesting costs no stack.
+fn flatten_value(value: &serde_json::Value, tb: &mut TextBuilder) {
+    use serde_json::Value;
+    enum Step<'v> {
+        Visit(&'v Value, bool),
+        Break,
+    }
+    let mut stack = vec![Step::Visit(value, false)];
+    while let Some(step) = stack.pop() {
+        let (value, in_text) = match step {
+            Step::Break => {
+                if !tb.text.is_empty() && !tb.text.ends_with('\n') {
+                    tb.text
+                        .truncate(tb.text.trim_end_matches([' ', '\t']).len());
+                    tb.text.push('\n');
+                }
+                continue;
+            }
+            Step::Visit(v, in_text) => (v, in_text),
+        };
+        match value {
+            Value::String(s) if in_text => tb.text.push_str(s),
+            Value::Array(items) => {
+                for item in items.iter().rev() {
+                    stack.push(Step::Visit(item, in_text));
+                }
+            }
+            Value::Object(map) => {
+                let kind = map.get("type").and_then(Value::as_str);
+                for key in ["href", "url"] {
+                    if let Some(target) = map.get(key).and_then(Value::as_str) {
+                        tb.push_link(target);
+                    }
+                }
+                if kind == Some("link") {
+                    if let Some(target) = map.get("text").and_then(Value::as_str) {
+                        tb.push_link(target);
+                    }
+                }
+                // Own text, then the rest (which may hold blocks), then the caption.
+                let mut children: Vec<Step<'_>> = Vec::new();
+                for key in HEAD_KEYS {
+                    if let Some(v) = map.get(key) {
+                        children.push(Step::Visit(v, true));
+                        children.push(Step::Break);
+                    }
+                }
+                for (key, v) in map {
+                    if !TEXT_KEYS.contains(&key.as_str()) && (v.is_object() || v.is_array()) {
+                        children.push(Step::Visit(v, false));
+                    }
+                }
+                if let Some(v) = map.get("caption") {
+                    children.push(Step::Break);
+                    children.push(Step::Visit(v, true));
+                }
+                if !in_text {
+                    children.push(Step::Break);
+                }
+                if in_text {
+                    // An inline entity: no line breaks of its own.
+                    children.retain(|c| !matches!(c, Step::Break));
+                }
+                stack.extend(children.into_iter().rev());
+                if !in_text {
+                    stack.push(Step::Break);
+                }
+            }
+            _ => {}
+        }
+    }
+    let trimmed = tb.text.trim_end().len();
+    tb.text.truncate(trimmed);
 }
 
 /// A value of type `T` if the JSON has one of a compatible type, else `None` (the JSON value
@@ -1035,10 +1158,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
     }
 }
 
-/// `text`: a string, or an array of strings and entity objects `{type, text, href?}`.
+/// `text`: a string, or an array of strings and entity objects `{type, text, href?}`; an
+/// object (a shape not known yet) is kept whole and flattened as rich text.
 enum Text<'a> {
     Plain(Cow<'a, str>),
     Parts(Vec<Part<'a>>),
+    Rich(serde_json::Value),
     Other,
 }
 
@@ -1067,6 +1192,7 @@ impl Text<'_> {
                     }
                 }
             }
+            Text::Rich(value) => flatten_value(&value, tb),
             Text::Other => {}
         }
     }
@@ -1095,10 +1221,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             non_strings_are!(Text::Other);
             fn visit_map<A: MapAccess<'de>>(
                 self,
-                mut a: A,
+                a: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Text::Other)
+                let value = serde_json::Value::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(a),
+                )?;
+                Ok(Text::Rich(value))
             }
             fn visit_seq<A: SeqAccess<'de>>(
                 self,

@@ -19,7 +19,13 @@
 //!
 //! # What is yielded, what is skipped
 //! Each message's text is flattened to what a person sees (entity arrays joined, media captions
-//! and poll questions included); link targets are kept in [`Message::links`]. Service messages
+//! and poll questions included); link targets are kept in [`Message::links`]. The 2026
+//! exports' `rich_message` (a body of blocks written instead of `text`: paragraphs, headings,
+//! lists, quotes, tables, details, buttons, code, media with captions) is flattened block by
+//! block, its links kept; when a message has both `text` and `rich_message` and they differ,
+//! both are read. A `text` of a shape not known yet is searched for its strings the same way,
+//! so a future field never hides a message's text. Texts longer than
+//! [`Reader::max_text_bytes`] (1 MiB) are cut there and marked [`Message::truncated`]. Service messages
 //! (joins, pins, calls), messages without text (a photo without a caption, a sticker) and unknown
 //! message types are skipped and counted by [`SkipReason`] in [`Reader::stats`]: never an error.
 //! `yielded + skipped` is every message object the file holds.
@@ -162,6 +168,9 @@ pub struct Message {
     pub author_id: Option<String>,
     /// The original sender's name when the message is forwarded.
     pub forwarded_from: Option<String>,
+    /// The original sender's id when the message is forwarded and the export says
+    /// (`forwarded_from_id`, 2026 exports); `None` in HTML exports.
+    pub forwarded_from_id: Option<String>,
     /// The id of the message this one replies to, in the same chat.
     pub reply_to_message_id: Option<i64>,
     /// The text a person sees: entities flattened, media caption and poll included.
@@ -186,7 +195,7 @@ impl Message {
     /// use verbovka::telegram::{Chat, ChatKind, Message};
     /// let chat = Chat { name: None, id: Some(1234567890), kind: ChatKind::PublicChannel, left: false };
     /// let m = Message { chat, id: 42, date_unixtime: None, author: None, author_id: None,
-    ///     forwarded_from: None, reply_to_message_id: None, text: "hi".into(), links: vec![],
+    ///     forwarded_from: None, forwarded_from_id: None, reply_to_message_id: None, text: "hi".into(), links: vec![],
     ///     truncated: false };
     /// assert_eq!(m.link().as_deref(), Some("https://t.me/c/1234567890/42"));
     /// ```
