@@ -719,6 +719,72 @@ mod probe {
     use super::*;
     use crate::model::fast::thread_cpu;
 
+    /// Wall-clock time of the parts of `Detector::new` (best of 7; a measuring aid):
+    /// `cargo test --release --lib load_probe -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn load_probe() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/seed-7");
+        let read = |f: &str| std::fs::read(format!("{dir}/{f}")).expect("file");
+        let (config, tok, weights) = (read(CONFIG_FILE), read(TOKENIZER_FILE), read(WEIGHTS_FILE));
+        let cfg = ModelConfig::from_json(&config, "probe").expect("config");
+        let best = |f: &mut dyn FnMut()| -> f64 {
+            (0..7)
+                .map(|_| {
+                    let t0 = std::time::Instant::now();
+                    f();
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let tokenizer = Tokenizer::from_bytes(&tok).expect("tokenizer");
+        println!(
+            "Tokenizer::from_bytes: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(Tokenizer::from_bytes(&tok).ok());
+            })
+        );
+        println!(
+            "TextEncoder::new: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(TextEncoder::new(tokenizer.clone(), cfg.max_len));
+            })
+        );
+        println!(
+            "Transformer::from_safetensors: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(Transformer::from_safetensors(&cfg, &weights).ok());
+            })
+        );
+        println!(
+            "TransformerClassifier::from_bytes: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(
+                    TransformerClassifier::from_bytes(&config, &tok, &weights).ok(),
+                );
+            })
+        );
+        println!(
+            "RuleSet::embedded: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(crate::RuleSet::embedded().ok());
+            })
+        );
+        #[cfg(feature = "embedded-model")]
+        println!(
+            "Ensemble::embedded: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(crate::model::Ensemble::embedded().ok());
+            })
+        );
+        println!(
+            "Detector::new: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(crate::Detector::new().ok());
+            })
+        );
+    }
+
     /// CPU time per post of `predict` (one thread) at several batch sizes, alternating, best
     /// of 7 (a measuring aid): `cargo test --release --lib batch_size_probe -- --ignored
     /// --nocapture`.

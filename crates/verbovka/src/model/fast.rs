@@ -351,10 +351,18 @@ fn flat(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f3
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect()),
-        Dtype::F16 => Ok(bytes
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect()),
+        Dtype::F16 => {
+            // The slice conversion runs F16C 8 lanes at a time where the CPU has it (one
+            // feature check per tensor, not per element).
+            use half::slice::HalfFloatSliceExt;
+            let halves: Vec<half::f16> = bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            let mut out = vec![0f32; halves.len()];
+            halves.convert_to_f32_slice(&mut out);
+            Ok(out)
+        }
         other => Err(Error::Config(format!(
             "tensor {name}: dtype {other:?}, expected F32 or F16"
         ))),
@@ -1864,7 +1872,7 @@ pub(crate) mod tests {
     /// One engine's kernels, called the way the forward passes call them (the SIMD ones only
     /// where the CPU has them: the callers check).
     #[derive(Default)]
-    struct Kernels {
+    pub(super) struct Kernels {
         #[cfg(target_arch = "x86_64")]
         skip: v4::SkipZeros,
         nonzero: Vec<u32>,
@@ -1873,7 +1881,7 @@ pub(crate) mod tests {
 
     impl Kernels {
         #[allow(clippy::too_many_arguments)]
-        fn matmul(
+        pub(super) fn matmul(
             &mut self,
             e: Engine,
             c: &mut [f32],
@@ -2291,43 +2299,53 @@ pub(crate) fn thread_cpu() -> f64 {
 
 #[cfg(test)]
 mod kernel_probe {
-    use super::thread_cpu;
+    use super::tests::Kernels;
+    use super::{thread_cpu, Engine, Epilogue, FastLinear, Rhs};
 
-    /// GFLOP/s of the AVX-512 matmul on the model's shapes (a measuring aid, not a check):
-    /// `cargo test --release --lib kernel_probe -- --ignored --nocapture`.
+    /// GFLOP/s of each engine's matmul on the model's shapes, and the AVX2 FMA peak of one core
+    /// (12 independent chains of 256-bit FMAs, no memory traffic) — measuring aids, not
+    /// checks: `cargo test --release --lib kernel_probe -- --ignored --nocapture`.
     #[test]
     #[ignore]
-    #[cfg(target_arch = "x86_64")]
     fn kernel_gflops() {
-        use super::v4::{matmul, Epilogue, Rhs};
-        use super::FastLinear;
-        if !super::avx512_available() {
-            return;
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2_available() {
+            let iters = 200_000_000usize;
+            let t0 = thread_cpu();
+            // SAFETY: AVX2 and FMA checked above.
+            let x = unsafe { fma_chains(iters) };
+            let secs = thread_cpu() - t0;
+            println!(
+                "AVX2 FMA peak, one core: {:.1} GFLOP/s ({x})",
+                (iters * 12 * 8 * 2) as f64 / secs / 1e9
+            );
         }
-        for (m, k, n) in [
-            (1024usize, 128usize, 384usize),
-            (1024, 128, 512),
-            (1024, 512, 128),
-            (1024, 128, 128),
-            (256, 128, 384),
-            (64, 128, 384),
-        ] {
-            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
-            let mut lin = FastLinear {
-                weight: (0..n * k).map(|i| (i % 5) as f32 * 0.1).collect(),
-                packed: vec![],
-                bias: None,
-                d_in: k,
-                d_out: n,
-            };
-            lin.pack();
-            let mut c = vec![0f32; m * n];
-            let reps = (2_000_000_000 / (2 * m * n * k)).max(3);
-            let run = |c: &mut Vec<f32>| {
-                for _ in 0..reps {
-                    // SAFETY: AVX-512 checked above.
-                    unsafe {
-                        matmul(
+        let mut kern = Kernels::default();
+        for e in Engine::available() {
+            for (m, k, n) in [
+                (1024usize, 128usize, 384usize),
+                (1024, 128, 512),
+                (1024, 512, 128),
+                (1024, 128, 128),
+                (256, 128, 384),
+                (64, 128, 384),
+            ] {
+                let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+                let mut lin = FastLinear {
+                    weight: (0..n * k).map(|i| (i % 5) as f32 * 0.1).collect(),
+                    packed: vec![],
+                    bias: None,
+                    d_in: k,
+                    d_out: n,
+                };
+                lin.pack();
+                let mut c = vec![0f32; m * n];
+                let scale = if e == Engine::Portable { 10 } else { 1 };
+                let reps = (2_000_000_000 / (2 * m * n * k * scale)).max(3);
+                let mut run = |c: &mut Vec<f32>| {
+                    for _ in 0..reps {
+                        kern.matmul(
+                            e,
                             c,
                             n,
                             &a,
@@ -2335,20 +2353,41 @@ mod kernel_probe {
                             Rhs::Packed(&lin.packed),
                             (m, n, k),
                             Epilogue::default(),
-                            None,
+                            false,
                         )
-                        .unwrap()
-                    };
-                }
-            };
-            run(&mut c);
-            let t0 = thread_cpu();
-            run(&mut c);
-            let secs = thread_cpu() - t0;
-            println!(
-                "{m}x{k}x{n}: {:.1} GFLOP/s",
-                (2 * m * n * k * reps) as f64 / secs / 1e9
-            );
+                        .unwrap();
+                    }
+                };
+                run(&mut c);
+                let t0 = thread_cpu();
+                run(&mut c);
+                let secs = thread_cpu() - t0;
+                println!(
+                    "{e} {m}x{k}x{n}: {:.1} GFLOP/s",
+                    (2 * m * n * k * reps) as f64 / secs / 1e9
+                );
+            }
         }
+    }
+
+    /// `iters` rounds of 12 independent 8-lane FMA chains.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn fma_chains(iters: usize) -> f32 {
+        use std::arch::x86_64::*;
+        let mut acc = [_mm256_set1_ps(1.0); 12];
+        let (m, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        for _ in 0..iters {
+            for v in acc.iter_mut() {
+                *v = _mm256_fmadd_ps(*v, m, c);
+            }
+        }
+        let mut out = [0f32; 8];
+        let s = acc
+            .iter()
+            .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+        // SAFETY: `out` holds 8 floats.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        out.iter().sum()
     }
 }
