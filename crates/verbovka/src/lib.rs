@@ -88,6 +88,13 @@
 //! of the text given, and cost is linear in the text's length (regexes are finite automata;
 //! the model reads a long text in overlapping windows, at most 16 of them, and marks the verdict
 //! `truncated` when a text is longer than that).
+//! Memory is linear in the text as well: some 10–40 bytes of heap per byte of ordinary text, at
+//! most about 150 for text that Unicode normalisation expands (U+FDFA; `tests/memory.rs`
+//! counts it). [`Detector::score`] reads all of the `&str` it is given, so bound what you pass:
+//! the export reader cuts texts at [`telegram::Reader::max_text_bytes`] (1 MiB by default: a
+//! worst-case text then costs under 150 MB, a process with the default detector stays under
+//! 300 MB) and steps over message objects larger than
+//! [`telegram::Reader::max_message_bytes`] (16 MiB); `score_jsonl` cuts its texts at 1 MiB too.
 //! Rule files are validated when loaded: an unknown field, bad regex, non-canonical keyword or
 //! unknown category fails with an [`Error`] naming the rule.
 //!
