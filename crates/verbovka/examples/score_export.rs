@@ -121,6 +121,8 @@ struct Record<'a> {
     author: Option<&'a str>,
     author_id: Option<&'a str>,
     forwarded_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarded_from_id: Option<&'a str>,
     link: Option<String>,
     text: &'a str,
     /// The reader cut the text at `Reader::max_text_bytes`.
@@ -142,6 +144,7 @@ impl<'a> Record<'a> {
             author: m.author.as_deref(),
             author_id: m.author_id.as_deref(),
             forwarded_from: m.forwarded_from.as_deref(),
+            forwarded_from_id: m.forwarded_from_id.as_deref(),
             link: m.link(),
             text: &m.text,
             text_truncated: m.truncated,
