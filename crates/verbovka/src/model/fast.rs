@@ -47,6 +47,7 @@ const PANEL: usize = 32;
 /// named (an engine the CPU lacks is an error where it is requested). All compute the same
 /// function; see [`Engine::available`] for what a machine can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Engine {
     /// The first of AVX-512, AVX2+FMA, portable that this CPU runs.
     #[default]
