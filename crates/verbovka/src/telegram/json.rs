@@ -1340,4 +1340,34 @@ mod tests {
         assert_eq!(fixed(br#"{"a": "q\"\\x"}"#), r#"{"a": "q\"\\x"}"#);
         assert_eq!(fixed(br#"{"a": "\q"}"#), r#"{"a": "\\q"}"#);
     }
+
+    /// Lone surrogates become U+FFFD, pairs stay, `\u` without four hex digits is text, and the
+    /// exporter's two stray bytes after U+2028/U+2029 (escaped or raw) are dropped.
+    #[test]
+    fn repairs_unicode_escapes_and_separator_strays() {
+        assert_eq!(fixed(br#"{"a": "x\ud800y"}"#), r#"{"a": "x\ufffdy"}"#);
+        assert_eq!(
+            fixed(br#"{"a": "\ud800\u0041"}"#),
+            r#"{"a": "\ufffd\u0041"}"#
+        );
+        assert_eq!(fixed(br#"{"a": "\udfff"}"#), r#"{"a": "\ufffd"}"#);
+        assert_eq!(
+            fixed(br#"{"a": "\ud83d\ude00"}"#),
+            r#"{"a": "\ud83d\ude00"}"#
+        );
+        assert_eq!(fixed(br#"{"a": "\u12G4"}"#), r#"{"a": "\\u12G4"}"#);
+        assert_eq!(
+            fixed(b"{\"a\": \"\\u2028\x80\xa8z\"}"),
+            r#"{"a": "\u2028z"}"#
+        );
+        assert_eq!(
+            fixed(b"{\"a\": \"\xe2\x80\xa9\x80\xa9z\"}"),
+            "{\"a\": \"\u{2029}z\"}"
+        );
+        // A separator without strays is left alone.
+        assert_eq!(
+            fixed(b"{\"a\": \"\xe2\x80\xa8z\"}"),
+            "{\"a\": \"\u{2028}z\"}"
+        );
+    }
 }
