@@ -3,7 +3,9 @@
 use crate::rules::RuleSet;
 use crate::scoring::{self, Fusion, RuleAnalysis, Thresholds};
 use crate::verdict::{Evidence, Verdict};
-use crate::{lang, normalize, Classifier, Error, ModelOutput, Normalized, Result, Scores};
+use crate::{
+    lang, normalize, Classifier, Error, ModelOutput, Normalized, PerCategory, Result, Scores,
+};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -169,6 +171,9 @@ pub struct Analysis {
     pub rules: RuleAnalysis,
     /// The model's output, `None` without a model.
     pub model: Option<ModelOutput>,
+    /// What scoring subtracts from the model's logits before fusion (a short text with no
+    /// positive rule evidence, see [`crate::scoring`]); 0 without a model.
+    pub model_discount: f32,
 }
 
 /// The model's part for one text: `None` without a model, the error's message if it failed.
@@ -249,10 +254,16 @@ impl Detector {
                             origin: self.classifier.as_ref().map_or("", |c| c.name()).into(),
                             message,
                         })?;
+                        let model_discount = if model.is_some() {
+                            scoring::short_text_discount(&self.rules, &p.rules, p.norm.as_str())
+                        } else {
+                            0.0
+                        };
                         Ok(Analysis {
                             normalized: p.norm.into_string(),
                             rules: p.rules,
                             model,
+                            model_discount,
                         })
                     })
                     .collect()
@@ -319,31 +330,24 @@ impl Detector {
 
     fn finish(&self, text: &str, p: Prepared, model: ModelRun) -> Verdict {
         let mut model_discount = 0.0;
-        let (scores, model_scores, truncated, model_error) = match model {
+        let rules_only = || Fusion::rules_only(self.rules.scoring().bias);
+        let (fusion, logits, model_scores, truncated, model_error) = match model {
             Some(Ok(m)) => {
                 model_discount =
                     scoring::short_text_discount(&self.rules, &p.rules, p.norm.as_str());
                 (
-                    self.fusion
-                        .scores(m.logits.map(|l| l - model_discount), &p.rules.evidence),
+                    self.fusion,
+                    m.logits.map(|l| l - model_discount),
                     Some(Scores::from_array(m.logits.map(scoring::sigmoid).0)),
                     m.truncated,
                     None,
                 )
             }
-            Some(Err(e)) => (
-                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
-                None,
-                false,
-                Some(e),
-            ),
-            None => (
-                scoring::rule_scores(self.rules.scoring().bias, &p.rules.evidence),
-                None,
-                false,
-                None,
-            ),
+            Some(Err(e)) => (rules_only(), PerCategory::default(), None, false, Some(e)),
+            None => (rules_only(), PerCategory::default(), None, false, None),
         };
+        let scores = fusion.scores(logits, &p.rules.evidence);
+        let contributions = fusion.contributions(logits, &p.rules.evidence);
         let evidence = p
             .rules
             .hits
@@ -378,6 +382,7 @@ impl Detector {
             lang: lang::detect(p.norm.as_str(), text),
             evidence,
             model: model_scores,
+            contributions,
             model_discount,
             truncated,
             model_error,

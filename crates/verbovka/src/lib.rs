@@ -142,7 +142,7 @@ pub use verdict::{Evidence, Verdict};
 // The nouns most programs need, flat; the modules hold the rest and the manual.
 pub use model::{Ensemble, TransformerClassifier};
 pub use rules::{RuleSet, RuleSpec};
-pub use scoring::{Calibration, Fusion, Thresholds};
+pub use scoring::{Calibration, Contribution, Fusion, Term, Thresholds};
 pub use telegram::{Message, Reader};
 
 /// The README's examples are compiled and run as doctests.

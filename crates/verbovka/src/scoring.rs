@@ -33,10 +33,14 @@
 //! # Scores
 //! Without a model, `score(c) = σ(bias + E(c))` with `bias` from the rule file (−3.5 by default:
 //! one weak cue stays below 0.1; action + target + payment + contact passes 0.9).
-//! With a model giving logit `m(c)`, `score(c) = σ(a·m(c) + b·E(c) + o)`, the [`Fusion`]
-//! constants `a, b > 0` chosen on the dev split: the model alone can flag a post no rule hit,
-//! rules shift the model's log-odds, and news/warning evidence pulls it down. The result is in
-//! [0, 1] and monotone in the model logit and in every positive rule weight.
+//! With a model giving logit `m(c)`, `score(c) = σ(Σ_t w_t(c)·x_t(c))` over the [`Term`]s: the
+//! offset, `m(c)`, `E(c)` and each role's own part ([`RuleEvidence::roles`]), with the
+//! [`Fusion`] weights fitted on the dev split (the shipped model uses the one-scale special
+//! case `σ(a·m(c) + b·E(c) + o)`: per-category fitted weights did no better on families the
+//! fit had not seen). The model alone can flag a post no rule hit, rules shift the model's
+//! log-odds, and news/warning evidence pulls it down. Every weight but the offset's is ≥ 0, so
+//! the result is in [0, 1] and monotone in the model logit and in every positive rule weight;
+//! the verdict lists each term's part ([`crate::Verdict::contributions`]).
 //!
 //! **Short texts.** One word, an emoji or a greeting is not an offer on the model's say alone:
 //! when the positive rules that fired on a text of fewer than `short_text_letters` letters
@@ -51,6 +55,7 @@
 use crate::rules::{Hit, Role, RuleSet};
 use crate::{Category, Error, Label, PerCategory, Result, Scores};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Rule evidence per category, in log-odds units, before the bias (`E(c)` in the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -59,6 +64,11 @@ pub struct RuleEvidence {
     pub evidence: PerCategory<f32>,
     /// Total counter-evidence (already subtracted in `evidence`).
     pub counter: f32,
+    /// Per category, each role's own part, in [`Role`] order (the role terms a fitted
+    /// [`Fusion`] weighs): for a positive role its total (strongest rule + ½ the others, up to
+    /// `role_rest_cap`) over the rules scoped to that category plus the same over the rules
+    /// scoped `any`; for a counter role minus its rules' weight (at most `counter_cap`).
+    pub roles: PerCategory<[f32; ROLES]>,
 }
 
 /// Rule results of one normalised text: what fired and what it adds up to.
@@ -169,6 +179,7 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
     let mut sum = [[0f32; ROLES]; 4];
     let mut max = [[0f32; ROLES]; 4];
     let mut counter = 0f32;
+    let mut against = [0f32; ROLES];
     for h in hits {
         let Some(rule) = rules.rules().get(h.rule) else {
             continue;
@@ -176,6 +187,7 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
         let weight = rule.weight * h.factor;
         if rule.role.is_negative() {
             counter += weight;
+            against[rule.role as usize] += weight;
         } else {
             let slot = rule.scope.category().map_or(3, Category::index);
             let role = rule.role as usize;
@@ -186,12 +198,20 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
     // Within a role, the strongest rule counts fully and the others half, up to the cap.
     // `sum − max` never falls when a rule is added, so the total stays monotone.
     let cap = rules.scoring().role_rest_cap;
-    let total = |slot: usize| -> f32 {
-        (0..ROLES)
-            .map(|r| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]).min(cap))
-            .sum()
-    };
-    let counter = counter.min(rules.scoring().counter_cap);
+    let role_total =
+        |slot: usize, r: usize| max[slot][r] + ROLE_REST * (sum[slot][r] - max[slot][r]).min(cap);
+    let total = |slot: usize| -> f32 { (0..ROLES).map(|r| role_total(slot, r)).sum() };
+    let counter_cap = rules.scoring().counter_cap;
+    let roles = Category::ALL.map(|c| {
+        std::array::from_fn(|r| {
+            if against[r] > 0.0 {
+                -against[r].min(counter_cap)
+            } else {
+                role_total(c.index(), r) + role_total(3, r)
+            }
+        })
+    });
+    let counter = counter.min(counter_cap);
     let support = total(3);
     let evidence = Category::ALL.map(|c| {
         let core = total(c.index());
@@ -207,53 +227,349 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
     RuleEvidence {
         evidence: PerCategory(evidence),
         counter,
+        roles: PerCategory(roles),
     }
 }
 
 /// Number of [`crate::rules::Role`] variants.
-const ROLES: usize = 12;
+pub const ROLES: usize = 12;
 const _: () = assert!(crate::rules::Role::Legit as usize + 1 == ROLES);
 /// Share of a role's weaker rules in its total.
 const ROLE_REST: f32 = 0.5;
 
-/// How model logits and rule evidence are combined: `σ(a·m + b·E + o)` per category.
+/// One term of a category's fused log-odds (see [`Fusion`]): the offset, the model's logit,
+/// the rules' combined evidence `E(c)`, or one rule role's own part
+/// ([`RuleEvidence::roles`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Term {
+    /// A constant per category (its value is 1).
+    Offset,
+    /// The model's logit for the category (less any short-text discount).
+    Model,
+    /// The rules' combined evidence `E(c)` (module docs).
+    Rules,
+    /// The [`Role::Action`] part.
+    Action,
+    /// The [`Role::Target`] part.
+    Target,
+    /// The [`Role::Hook`] part.
+    Hook,
+    /// The [`Role::Payment`] part.
+    Payment,
+    /// The [`Role::Contact`] part.
+    Contact,
+    /// The [`Role::Proof`] part.
+    Proof,
+    /// The [`Role::Secrecy`] part.
+    Secrecy,
+    /// The [`Role::Urgency`] part.
+    Urgency,
+    /// The [`Role::News`] part (≤ 0).
+    News,
+    /// The [`Role::Warning`] part (≤ 0).
+    Warning,
+    /// The [`Role::Reported`] part (≤ 0).
+    Reported,
+    /// The [`Role::Legit`] part (≤ 0).
+    Legit,
+}
+
+/// Number of [`Term`] variants.
+pub const TERMS: usize = 3 + ROLES;
+
+impl Term {
+    /// Every term, in the order of [`TermWeights`].
+    pub const ALL: [Term; TERMS] = [
+        Term::Offset,
+        Term::Model,
+        Term::Rules,
+        Term::Action,
+        Term::Target,
+        Term::Hook,
+        Term::Payment,
+        Term::Contact,
+        Term::Proof,
+        Term::Secrecy,
+        Term::Urgency,
+        Term::News,
+        Term::Warning,
+        Term::Reported,
+        Term::Legit,
+    ];
+
+    /// Position in [`Term::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The rule role this term stands for, if it is a role term.
+    pub fn role(self) -> Option<Role> {
+        const ROLE_ORDER: [Role; ROLES] = [
+            Role::Action,
+            Role::Target,
+            Role::Hook,
+            Role::Payment,
+            Role::Contact,
+            Role::Proof,
+            Role::Secrecy,
+            Role::Urgency,
+            Role::News,
+            Role::Warning,
+            Role::Reported,
+            Role::Legit,
+        ];
+        self.index().checked_sub(3).map(|i| ROLE_ORDER[i])
+    }
+
+    /// Lower-case name, as in `calibration.json` and JSON verdicts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Term::Offset => "offset",
+            Term::Model => "model",
+            Term::Rules => "rules",
+            t => t.role().map_or("", Role::as_str),
+        }
+    }
+
+    /// The term's value for category `c`: 1 for the offset, the model logit `m`, `E(c)`, or
+    /// the role's part.
+    pub fn value(self, c: Category, m: f32, ev: &RuleEvidence) -> f32 {
+        match self {
+            Term::Offset => 1.0,
+            Term::Model => m,
+            Term::Rules => ev.evidence[c],
+            t => t.role().map_or(0.0, |r| ev.roles[c][r as usize]),
+        }
+    }
+}
+
+const _: () = assert!(Role::Legit as usize + 3 == Term::Legit as usize);
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One category's weight per [`Term`], in [`Term::ALL`] order. Serialised as a map from term
+/// name to weight, zero weights left out.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TermWeights(pub [f32; TERMS]);
+
+impl TermWeights {
+    /// The weight of one term.
+    pub fn get(&self, t: Term) -> f32 {
+        self.0[t.index()]
+    }
+
+    /// Sets the weight of one term.
+    pub fn set(&mut self, t: Term, w: f32) -> &mut Self {
+        self.0[t.index()] = w;
+        self
+    }
+}
+
+impl Serialize for TermWeights {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let nonzero = Term::ALL.iter().filter(|t| self.get(**t) != 0.0);
+        let mut map = s.serialize_map(Some(nonzero.clone().count()))?;
+        for t in nonzero {
+            map.serialize_entry(t, &self.get(*t))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TermWeights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<Term, f32>::deserialize(d)?;
+        let mut w = TermWeights::default();
+        for (t, v) in map {
+            w.set(t, v);
+        }
+        Ok(w)
+    }
+}
+
+/// How model logits and rule evidence are combined: per category `c`,
+/// `score(c) = σ(Σ_t w_t(c) · x_t(c))` over the [`Term`]s `x_t` (offset, model logit, `E(c)`,
+/// each role's part). Every weight but the offset's is ≥ 0 and the model's is > 0, so a score
+/// never falls when the model's logit or a positive rule's weight rises, nor rises with
+/// counter-evidence; each term's product is reported in the verdict
+/// ([`crate::Verdict::contributions`]), so the explanation is the formula.
+///
+/// The lab's `calibrate` fits the weights per category on the dev split (a logistic
+/// regression under those sign constraints, kept only when it beats the one-scale form on
+/// dev), in the manner of Rspamd's neural layer over its symbols. The one-scale form
+/// `σ(a·m + b·E + o)` ([`Fusion::scaled`]) is the special case with only the offset, model and
+/// rules terms; `calibration.json` files written in that form (`model_scale`, `rule_scale`,
+/// `offset`) still load.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "FusionRepr", into = "FusionRepr")]
 pub struct Fusion {
-    /// `a`: weight of the model logit.
-    pub model_scale: f32,
-    /// `b`: weight of the rule evidence.
-    pub rule_scale: f32,
-    /// `o`: offset per category.
-    pub offset: PerCategory<f32>,
+    /// The term weights of each category.
+    pub weights: PerCategory<TermWeights>,
+}
+
+/// `calibration.json`'s two spellings of a [`Fusion`].
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum FusionRepr {
+    Weights(WeightsRepr),
+    Scaled(ScaledRepr),
+}
+
+/// The term weights per category.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeightsRepr {
+    sabotage: TermWeights,
+    reconnaissance: TermWeights,
+    lure: TermWeights,
+}
+
+/// The one-scale form of calibrations made before 2026-12.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaledRepr {
+    model_scale: f32,
+    rule_scale: f32,
+    offset: PerCategory<f32>,
+}
+
+impl From<FusionRepr> for Fusion {
+    fn from(r: FusionRepr) -> Self {
+        match r {
+            FusionRepr::Weights(w) => Fusion {
+                weights: PerCategory([w.sabotage, w.reconnaissance, w.lure]),
+            },
+            FusionRepr::Scaled(s) => Fusion::scaled(s.model_scale, s.rule_scale, s.offset),
+        }
+    }
+}
+
+impl From<Fusion> for FusionRepr {
+    fn from(f: Fusion) -> Self {
+        let [sabotage, reconnaissance, lure] = f.weights.0;
+        FusionRepr::Weights(WeightsRepr {
+            sabotage,
+            reconnaissance,
+            lure,
+        })
+    }
 }
 
 impl Fusion {
-    /// Checks that the constants keep the formula monotone and finite.
-    pub fn validate(&self) -> Result<()> {
-        let ok = self.model_scale.is_finite()
-            && self.model_scale > 0.0
-            && self.rule_scale.is_finite()
-            && self.rule_scale > 0.0
-            && self.offset.0.iter().all(|o| o.is_finite());
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Config(format!(
-                "fusion constants must be finite with positive scales: {self:?}"
-            )))
+    /// The one-scale form `σ(a·m(c) + b·E(c) + o(c))`.
+    pub fn scaled(model_scale: f32, rule_scale: f32, offset: PerCategory<f32>) -> Fusion {
+        Fusion {
+            weights: offset.map(|o| {
+                let mut w = TermWeights::default();
+                w.set(Term::Offset, o)
+                    .set(Term::Model, model_scale)
+                    .set(Term::Rules, rule_scale);
+                w
+            }),
         }
+    }
+
+    /// What a detector without a model uses: `σ(bias + E(c))`.
+    pub(crate) fn rules_only(bias: f32) -> Fusion {
+        let mut f = Fusion::scaled(0.0, 1.0, PerCategory::splat(bias));
+        for w in &mut f.weights.0 {
+            w.set(Term::Model, 0.0);
+        }
+        f
+    }
+
+    /// Checks that every weight is finite, the model's > 0 and every other but the offset's
+    /// ≥ 0 (the formula stays monotone).
+    pub fn validate(&self) -> Result<()> {
+        for (c, w) in self.weights.pairs() {
+            for t in Term::ALL {
+                let v = w.get(t);
+                let ok = v.is_finite()
+                    && match t {
+                        Term::Offset => true,
+                        Term::Model => v > 0.0,
+                        _ => v >= 0.0,
+                    };
+                if !ok {
+                    return Err(Error::Config(format!(
+                        "fusion weight of {t} for {c} must be finite and {}, got {v}",
+                        match t {
+                            Term::Model => "> 0",
+                            _ => ">= 0",
+                        }
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The fused log-odds of category `c` for model logit `m`.
+    pub fn logit(&self, c: Category, m: f32, ev: &RuleEvidence) -> f32 {
+        let w = &self.weights[c];
+        Term::ALL
+            .iter()
+            .map(|&t| w.get(t) * t.value(c, m, ev))
+            .sum()
+    }
+
+    /// Fused scores: `σ(Σ_t w_t(c)·x_t(c))` per category.
+    pub fn scores(&self, model_logits: PerCategory<f32>, ev: &RuleEvidence) -> Scores {
+        Scores::from_array(Category::ALL.map(|c| sigmoid(self.logit(c, model_logits[c], ev))))
+    }
+
+    /// Every term with a nonzero product, per category: what [`Fusion::scores`] summed.
+    pub fn contributions(
+        &self,
+        model_logits: PerCategory<f32>,
+        ev: &RuleEvidence,
+    ) -> Vec<Contribution> {
+        let mut out = Vec::new();
+        for c in Category::ALL {
+            let w = &self.weights[c];
+            for t in Term::ALL {
+                let (weight, value) = (w.get(t), t.value(c, model_logits[c], ev));
+                if weight * value != 0.0 {
+                    out.push(Contribution {
+                        category: c,
+                        term: t,
+                        value,
+                        weight,
+                        logit: weight * value,
+                    });
+                }
+            }
+        }
+        out
     }
 }
 
 impl Default for Fusion {
     fn default() -> Self {
-        Fusion {
-            model_scale: 1.0,
-            rule_scale: 0.5,
-            offset: PerCategory::splat(0.0),
-        }
+        Fusion::scaled(1.0, 0.5, PerCategory::splat(0.0))
     }
+}
+
+/// One term's part in a category's fused log-odds: the score is `σ` of the sum of `logit`
+/// over the category's contributions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    /// The category scored.
+    pub category: Category,
+    /// The term.
+    pub term: Term,
+    /// The term's value (1 for the offset; the model's logit; rule evidence in log-odds).
+    pub value: f32,
+    /// Its weight in this category's fusion.
+    pub weight: f32,
+    /// `weight · value`, in log-odds.
+    pub logit: f32,
 }
 
 /// Per-category decision thresholds on the fused scores.
@@ -328,23 +644,6 @@ pub(crate) fn short_text_discount(rules: &RuleSet, analysis: &RuleAnalysis, norm
     spec.short_text_prior * (1.0 - letters as f32 / limit as f32)
 }
 
-/// Rules-only scores: `σ(bias + E(c))`.
-pub(crate) fn rule_scores(bias: f32, ev: &RuleEvidence) -> Scores {
-    Scores::from_array(ev.evidence.map(|e| sigmoid(bias + e)).0)
-}
-
-impl Fusion {
-    /// Fused scores: `σ(a·m(c) + b·E(c) + o(c))` (see the module docs).
-    pub fn scores(&self, model_logits: PerCategory<f32>, ev: &RuleEvidence) -> Scores {
-        Scores::from_array(Category::ALL.map(|c| {
-            sigmoid(
-                self.model_scale * model_logits[c]
-                    + self.rule_scale * ev.evidence[c]
-                    + self.offset[c],
-            )
-        }))
-    }
-}
 
 /// Fusion constants and thresholds fitted for one model on its dev split; they travel with
 /// the model (`calibration.json` beside its weights) and a [`crate::Detector`] built with that
@@ -541,6 +840,78 @@ keywords = ["задержан"]
         assert_eq!(news.evidence.0, [2.5, -2.0, -1.0]);
         // Without any support (no payment, contact, ...), an action alone counts half.
         assert_eq!(rule_evidence(&r, &hits(&[0])).evidence.0[0], 1.0);
+        // Each role's own part: category-scoped for sabotage, `any` for every category,
+        // counter roles negative.
+        let role = |ev: &RuleEvidence, c: Category, r: Role| ev.roles[c][r as usize];
+        assert_eq!(role(&news, Category::Sabotage, Role::Action), 2.0);
+        assert_eq!(role(&news, Category::Lure, Role::Action), 0.0);
+        assert_eq!(role(&news, Category::Lure, Role::Payment), 1.0);
+        assert_eq!(role(&news, Category::Reconnaissance, Role::News), -2.0);
+        assert_eq!(role(&ad, Category::Sabotage, Role::News), 0.0);
+    }
+
+    /// Both spellings of a fusion load; the weights form round-trips; the one-scale form is
+    /// its special case; a negative role weight or a zero model weight is refused.
+    #[test]
+    fn fusion_forms_load_and_validate() {
+        let old: Fusion = serde_json::from_str(
+            r#"{"model_scale": 1.0, "rule_scale": 0.5, "offset": [0.0, -1.0, 0.0]}"#,
+        )
+        .unwrap();
+        assert_eq!(old, Fusion::scaled(1.0, 0.5, PerCategory([0.0, -1.0, 0.0])));
+        let json = serde_json::to_string(&old).unwrap();
+        assert_eq!(
+            json,
+            r#"{"sabotage":{"model":1.0,"rules":0.5},"reconnaissance":{"offset":-1.0,"model":1.0,"rules":0.5},"lure":{"model":1.0,"rules":0.5}}"#
+        );
+        assert_eq!(serde_json::from_str::<Fusion>(&json).unwrap(), old);
+        old.validate().unwrap();
+        let mut bad = old;
+        bad.weights[Category::Lure].set(Term::Warning, -0.1);
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("warning for lure"), "{err}");
+        let mut bad = old;
+        bad.weights[Category::Sabotage].set(Term::Model, 0.0);
+        assert!(bad.validate().is_err());
+        assert!(serde_json::from_str::<Fusion>(r#"{"sabotage":{"modle":1.0}}"#).is_err());
+    }
+
+    /// A category's score is σ of the sum of its contributions, and every term with a
+    /// nonzero part is listed.
+    #[test]
+    fn contributions_add_up_to_the_score() {
+        let r = set();
+        let ev = rule_evidence(&r, &hits(&[0, 1, 2, 3]));
+        let mut f = Fusion::scaled(0.8, 0.4, PerCategory([0.1, -0.2, 0.3]));
+        f.weights[Category::Sabotage]
+            .set(Term::Action, 0.7)
+            .set(Term::News, 0.5);
+        let m = PerCategory([1.5, -2.0, 0.25]);
+        let scores = f.scores(m, &ev);
+        let parts = f.contributions(m, &ev);
+        for c in Category::ALL {
+            let sum: f32 = parts
+                .iter()
+                .filter(|p| p.category == c)
+                .map(|p| p.logit)
+                .sum();
+            assert!((sigmoid(sum) - scores.get(c)).abs() < 1e-6, "{c}");
+        }
+        let sab: Vec<(Term, f32)> = parts
+            .iter()
+            .filter(|p| p.category == Category::Sabotage)
+            .map(|p| (p.term, p.logit))
+            .collect();
+        assert_eq!(
+            sab,
+            [
+                (Term::Offset, 0.1),
+                (Term::Model, 1.2),
+                (Term::Rules, 0.4 * 2.5),
+                (Term::Action, 0.7 * 2.0),
+                (Term::News, 0.5 * -2.0)
+            ]
+        );
     }
 
     #[test]
@@ -631,7 +1002,14 @@ keywords = ["задержан"]
         let mut more = base.clone();
         more.push(Hit { factor: qx, ..hit(extra) });
         let (e0, e1) = (rule_evidence(rules, &base), rule_evidence(rules, &more));
-        let f = Fusion::default();
+        // Any valid fusion: nonnegative term weights drawn from the mask.
+        let mut f = Fusion::default();
+        for (i, t) in Term::ALL.into_iter().enumerate().skip(2) {
+            for c in Category::ALL {
+                f.weights[c].set(t, ((mask >> ((i * 3 + c.index()) % 64)) & 3) as f32 * 0.5);
+            }
+        }
+        f.validate().unwrap();
         for c in Category::ALL {
             prop_assert!(e1.evidence[c] >= e0.evidence[c] - 1e-6);
             let m = PerCategory::splat(m);

@@ -1,6 +1,7 @@
 //! What the detector says about one post, and why.
 
 use crate::rules::{Role, Scope};
+use crate::scoring::Contribution;
 use crate::{Label, Lang, Scores, Span};
 use serde::Serialize;
 use std::fmt;
@@ -21,6 +22,10 @@ pub struct Verdict {
     /// The model's own per-category probabilities, when a model took part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<Scores>,
+    /// How each score was made: every term with a nonzero part in a category's fused log-odds
+    /// (offset, model logit, combined rule evidence, role parts); a category's score is `σ` of
+    /// the sum of its `logit`s (see [`crate::scoring::Fusion`]).
+    pub contributions: Vec<Contribution>,
     /// Whether the model read only the beginning of a text longer than its window.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
@@ -88,6 +93,19 @@ impl fmt::Display for Verdict {
                     ""
                 }
             )?;
+        }
+        let top = match self.label.category() {
+            Some(c) => c,
+            None => self.scores.top().0,
+        };
+        let parts: Vec<String> = self
+            .contributions
+            .iter()
+            .filter(|c| c.category == top)
+            .map(|c| format!("{} {:+.2}", c.term, c.logit))
+            .collect();
+        if !parts.is_empty() {
+            write!(f, "\n  why {top}: {}", parts.join(" · "))?;
         }
         if self.model_discount > 0.0 {
             write!(

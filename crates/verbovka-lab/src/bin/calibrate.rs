@@ -1,6 +1,7 @@
 //! Fits the fusion of a model with the rules on the DEV split and writes
-//! `DIR/calibration.json` (the rule weight and per-category thresholds the detector uses
-//! with that model). Never run it on the test split.
+//! `DIR/calibration.json` (the term weights and per-category thresholds the detector uses
+//! with that model; see `verbovka_lab::calibrate::fit_calibration`). Never run it on the
+//! test split.
 //!
 //! By default it maximises dev binary F1 (flagged or not: what a moderator acts on; macro F1
 //! breaks ties) with at most 4 % of dev hard negatives and 0.15 % of dev background flagged;
@@ -92,16 +93,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let model = a.model.ok_or("the detector has no model")?;
         items.push(CalibrationItem {
             gold: ex.label,
-            logits: model.logits,
+            logits: model.logits.map(|l| l - a.model_discount),
             evidence: a.rules.evidence,
             hard: ex.has_tag("hard"),
             telegram: ex.has_tag("src:ru_telegram_channels"),
+            group: family_hash(&ex.family),
         });
     }
     let mut fit = fit_calibration(&items, targets);
+    for (form, cv) in &fit.candidates {
+        eprintln!("  {cv:.4}  {form}");
+    }
     eprintln!(
-        "rule weight {:.2}, thresholds {:?}: dev macro F1 {:.3}, binary F1 {:.3}, hard FPR {:.3}, background FPR {:.4}, Telegram FPR {:.4}",
-        fit.calibration.fusion.rule_scale, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr, fit.telegram_fpr
+        "{}, thresholds {:?}: dev macro F1 {:.3}, binary F1 {:.3}, hard FPR {:.3}, background FPR {:.4}, Telegram FPR {:.4}\nfusion {}",
+        fit.form, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr, fit.telegram_fpr,
+        serde_json::to_string(&fit.calibration.fusion)?
     );
     fit.calibration.operating_points = operating_points(&items, &fit);
     println!("| alarms per 10,000 dev background | dev recall | dev hard-negative FPR | thresholds sab / rec / lure |");
@@ -139,4 +145,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// A family name's hash: FNV-1a, salted and mixed by a SplitMix64 finaliser (not the split's
+/// own hash, so the folds do not line up with how families were put in dev); stable across
+/// runs and platforms.
+fn family_hash(family: &str) -> u64 {
+    let h = family.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut z = h ^ 0x5eed_f01d_ca1b_2a7e;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -7,17 +7,20 @@
 //! cargo run --release -p verbovka-lab --bin robustness -- crates/verbovka-lab/data/generated/test.jsonl
 //! ```
 //!
-//! The benign posts put around a text are drawn from the split's own benign seeds (not hard
-//! negatives' neighbours: `seed`-tagged benign items, deterministic by position), so a run
-//! measures the shipped detector (`Detector::new()`, or `--model DIR`) on one fixed set.
+//! The benign posts put around a text are ordinary benign text, never hard negatives (a
+//! preamble of news and warnings is a text with many chances to be flagged of its own): the
+//! real messages of `--background FILE` (e.g. the split's `test_background.jsonl`) when given,
+//! else the split's benign items without the `hard` tag; deterministic by position, so a run
+//! measures the shipped detector (`Detector::new()`, or `--model DIR`) on one fixed set. The
+//! report says how often the padding alone is flagged.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use verbovka::{Detector, Label};
-use verbovka_lab::data::load_jsonl;
+use verbovka_lab::data::{load_background_file, load_jsonl, Example};
 
-const USAGE: &str = "usage: robustness FILE.jsonl [--model DIR]
+const USAGE: &str = "usage: robustness FILE.jsonl [--model DIR] [--background FILE.jsonl]
 
 Prints, for the positives of FILE, the share flagged plain and with 200 `!`, one benign post, a
 long benign preamble (about 1,500 characters) in front, and one benign post after; and for its
@@ -36,10 +39,12 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     use lexopt::prelude::*;
     let (mut file, mut model) = (None::<PathBuf>, None::<PathBuf>);
+    let mut background = None::<PathBuf>;
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
         match arg {
             Long("model") => model = Some(args.value()?.into()),
+            Long("background") => background = Some(args.value()?.into()),
             Short('h') | Long("help") => {
                 println!("{USAGE}");
                 return Ok(());
@@ -56,23 +61,30 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => Detector::new()?,
     };
     let examples = load_jsonl(&file)?;
-    let benign: Vec<&str> = examples
-        .iter()
-        .filter(|e| e.label == Label::Benign && e.has_tag("seed") && !e.has_tag("hard"))
-        .map(|e| e.text.as_str())
-        .collect();
-    let benign: Vec<&str> = if benign.is_empty() {
-        examples
+    let padding: Vec<Example> = match &background {
+        Some(path) => load_background_file(path)?
+            .into_iter()
+            .filter(|e| !e.has_tag("short"))
+            .collect(),
+        None => examples
             .iter()
-            .filter(|e| e.label == Label::Benign)
-            .map(|e| e.text.as_str())
-            .collect()
-    } else {
-        benign
+            .filter(|e| e.label == Label::Benign && !e.has_tag("hard"))
+            .cloned()
+            .collect(),
     };
+    let benign: Vec<&str> = padding.iter().map(|e| e.text.as_str()).collect();
     if benign.is_empty() {
-        return Err(format!("{}: no benign texts to pad with", file.display()).into());
+        return Err(format!(
+            "{}: no benign texts to pad with (no benign item without the `hard` tag; give --background)",
+            background.as_ref().unwrap_or(&file).display()
+        )
+        .into());
     }
+    println!(
+        "padding: {} benign texts from {}",
+        benign.len(),
+        background.as_ref().unwrap_or(&file).display()
+    );
     let one = |i: usize| benign[i.wrapping_mul(7919) % benign.len()];
     let preamble = |i: usize| {
         let mut s = String::new();
@@ -104,6 +116,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }),
     ];
     let pre = |i: usize| preamble(i);
+    let alone: Vec<String> = (0..1000).map(pre).collect();
+    let flagged = detector
+        .score_batch(&alone)
+        .iter()
+        .filter(|v| v.is_flagged())
+        .count();
+    println!("the long preamble alone: flagged {flagged} / 1000");
     for (name, positive) in [("positives", true), ("hard negatives", false)] {
         let items: Vec<&str> = examples
             .iter()
