@@ -4,8 +4,8 @@
 //! The items come from the library's own pre-fusion step ([`verbovka::Detector::analyse_batch`]
 //! on a detector with the model), so the fit sees exactly what scoring sees.
 
-use serde::Serialize;
 use rayon::prelude::*;
+use serde::Serialize;
 use verbovka::scoring::{
     Calibration, Fusion, OperatingPoint, RuleEvidence, Term, TermWeights, Thresholds, TERMS,
 };
@@ -110,8 +110,13 @@ pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -
             ));
         }
     }
-    let folds: [Vec<CalibrationItem>; 2] =
-        [0, 1].map(|k| items.iter().filter(|it| it.group % 2 == k).copied().collect());
+    let folds: [Vec<CalibrationItem>; 2] = [0, 1].map(|k| {
+        items
+            .iter()
+            .filter(|it| it.group % 2 == k)
+            .copied()
+            .collect()
+    });
     let judged: Vec<(f32, usize)> = candidates
         .par_iter()
         .enumerate()
@@ -132,8 +137,7 @@ pub fn fit_calibration(items: &[CalibrationItem], targets: CalibrationTargets) -
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
             .copied()
     };
-    let (Some(overall), Some(simple)) = (best_of(&|_| true), best_of(&|i| i < SCALES.len()))
-    else {
+    let (Some(overall), Some(simple)) = (best_of(&|_| true), best_of(&|i| i < SCALES.len())) else {
         return evaluate_fit(items, &[], Fusion::default(), [0.5; 3]);
     };
     // The fitted form must earn its 40-odd weights: within SIMPLER_WITHIN of the best, the
@@ -197,7 +201,10 @@ fn fit_thresholds(
             best = Some((value, current));
         }
     }
-    best.map_or_else(|| evaluate_fit(items, &scores, fusion, [0.5; 3]), |(_, f)| f)
+    best.map_or_else(
+        || evaluate_fit(items, &scores, fusion, [0.5; 3]),
+        |(_, f)| f,
+    )
 }
 
 /// Per-category term weights fitted by [`fit_term_weights`].
@@ -208,8 +215,8 @@ pub fn fitted_fusion(items: &[CalibrationItem], hard_weight: f32, l2: f32) -> Fu
 }
 
 /// One category's term weights: a logistic regression of "the gold label is `c`" on the
-/// [`Term`] values (model logit, `E(c)`, each role's part) with every weight ≥ 0 (the model's
-/// > 0) but the offset's, so the fused score stays monotone and each term's part explains
+/// [`Term`] values (model logit, `E(c)`, each role's part) with every weight but the offset's
+/// ≥ 0 (the model's strictly positive), so the fused score stays monotone and each term's part explains
 /// itself. Items are weighted 1, hard negatives `hard_weight`; L2 penalty `l2` on the
 /// standardised weights. Full-batch projected Adam on standardised terms (deterministic).
 pub fn fit_term_weights(
@@ -585,7 +592,8 @@ mod tests {
         f.validate().unwrap();
         let score = |it: &CalibrationItem| f.scores(it.logits, &it.evidence).lure;
         let (pos, neg): (Vec<_>, Vec<_>) = items.iter().partition(|it| it.gold == Label::Lure);
-        let mean = |v: &[&CalibrationItem]| v.iter().map(|it| score(it)).sum::<f32>() / v.len() as f32;
+        let mean =
+            |v: &[&CalibrationItem]| v.iter().map(|it| score(it)).sum::<f32>() / v.len() as f32;
         assert!(mean(&pos) > mean(&neg) + 0.3);
     }
 

@@ -29,3 +29,26 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use verbovka::{Category, Label, Lang, Scores};
+
+/// A model directory (an ensemble, or one member) read as `verbovka::model::load_dir` reads
+/// it, with its windows placed as `windows` says (the bins' `--windows stride|sentences`).
+pub fn load_model(
+    dir: &std::path::Path,
+    windows: verbovka::model::Windows,
+) -> verbovka::Result<std::sync::Arc<dyn verbovka::Classifier>> {
+    use verbovka::model::{Ensemble, TransformerClassifier, ENSEMBLE_FILE};
+    Ok(if dir.join(ENSEMBLE_FILE).exists() {
+        std::sync::Arc::new(Ensemble::from_dir(dir)?.with_windows(windows))
+    } else {
+        std::sync::Arc::new(TransformerClassifier::from_dir(dir)?.with_windows(windows))
+    })
+}
+
+/// Parses `--windows`' value.
+pub fn parse_windows(v: &str) -> std::result::Result<verbovka::model::Windows, String> {
+    match v {
+        "stride" => Ok(verbovka::model::Windows::Stride),
+        "sentences" => Ok(verbovka::model::Windows::Sentences),
+        other => Err(format!("--windows: unknown {other:?} (stride, sentences)")),
+    }
+}

@@ -33,14 +33,10 @@
 //! # Scores
 //! Without a model, `score(c) = σ(bias + E(c))` with `bias` from the rule file (−3.5 by default:
 //! one weak cue stays below 0.1; action + target + payment + contact passes 0.9).
-//! With a model giving logit `m(c)`, `score(c) = σ(Σ_t w_t(c)·x_t(c))` over the [`Term`]s: the
-//! offset, `m(c)`, `E(c)` and each role's own part ([`RuleEvidence::roles`]), with the
-//! [`Fusion`] weights fitted on the dev split (the shipped model uses the one-scale special
-//! case `σ(a·m(c) + b·E(c) + o)`: per-category fitted weights did no better on families the
-//! fit had not seen). The model alone can flag a post no rule hit, rules shift the model's
-//! log-odds, and news/warning evidence pulls it down. Every weight but the offset's is ≥ 0, so
-//! the result is in [0, 1] and monotone in the model logit and in every positive rule weight;
-//! the verdict lists each term's part ([`crate::Verdict::contributions`]).
+//! With a model giving logit `m(c)`, `score(c) = σ(a·m(c) + b·E(c) + o)`, the [`Fusion`]
+//! constants `a, b > 0` chosen on the dev split: the model alone can flag a post no rule hit,
+//! rules shift the model's log-odds, and news/warning evidence pulls it down. The result is in
+//! [0, 1] and monotone in the model logit and in every positive rule weight.
 //!
 //! **Short texts.** One word, an emoji or a greeting is not an offer on the model's say alone:
 //! when the positive rules that fired on a text of fewer than `short_text_letters` letters
@@ -643,7 +639,6 @@ pub(crate) fn short_text_discount(rules: &RuleSet, analysis: &RuleAnalysis, norm
         .count();
     spec.short_text_prior * (1.0 - letters as f32 / limit as f32)
 }
-
 
 /// Fusion constants and thresholds fitted for one model on its dev split; they travel with
 /// the model (`calibration.json` beside its weights) and a [`crate::Detector`] built with that

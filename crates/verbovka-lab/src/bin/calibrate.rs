@@ -22,7 +22,7 @@ use verbovka_lab::calibrate::{
 };
 use verbovka_lab::data::{load_background_file, load_jsonl};
 
-const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean]
+const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean] [--windows stride|sentences]
 
 Also writes the alarm-budget curve (operating_points: thresholds moved together, each with dev
 background alarms per 10,000, dev recall and hard-negative rate) and prints it as a table.";
@@ -46,10 +46,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         max_background_fpr: 0.0015,
         max_telegram_fpr: 0.001,
     };
+    let mut windows = verbovka::model::Windows::Stride;
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
         match arg {
             Long("model") => model_dir = Some(PathBuf::from(args.value()?)),
+            Long("windows") => windows = verbovka_lab::parse_windows(&args.value()?.string()?)?,
             Long("dev") => dev = Some(PathBuf::from(args.value()?)),
             Long("background") => background.push(PathBuf::from(args.value()?)),
             Long("max-hard-fpr") => targets.max_hard_fpr = args.value()?.parse()?,
@@ -79,7 +81,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("refusing to calibrate on a test split".into());
     }
     let detector = Detector::builder()
-        .classifier(Some(verbovka::model::load_dir(&model_dir)?))
+        .classifier(Some(verbovka_lab::load_model(&model_dir, windows)?))
         .build()?;
     let mut examples = load_jsonl(&dev)?;
     for b in &background {

@@ -33,11 +33,12 @@ struct Args {
     which: Which,
     errors: Option<PathBuf>,
     rules: Option<PathBuf>,
+    windows: verbovka::model::Windows,
 }
 
 const USAGE: &str =
     "usage: evaluate FILE.jsonl [--background FILE ...] [--json] [--rules-only | --model DIR] \
-     [--rules RULES.toml] [--errors OUT.jsonl]";
+     [--rules RULES.toml] [--errors OUT.jsonl] [--windows stride|sentences (with --model)]";
 
 fn parse_args() -> Result<Args, String> {
     let mut file = None;
@@ -46,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
     let mut which = Which::Default;
     let mut errors = None;
     let mut rules = None;
+    let mut windows = verbovka::model::Windows::Stride;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -55,6 +57,11 @@ fn parse_args() -> Result<Args, String> {
             "--rules-only" => which = Which::RulesOnly,
             "--rules" => rules = Some(it.next().ok_or("--rules needs a file")?.into()),
             "--model" => which = Which::Model(it.next().ok_or("--model needs a directory")?.into()),
+            "--windows" => {
+                windows = verbovka_lab::parse_windows(
+                    &it.next().ok_or("--windows needs stride or sentences")?,
+                )?
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with("--") => return Err(format!("unknown option `{s}`\n{USAGE}")),
             _ if file.is_none() => file = Some(PathBuf::from(a)),
@@ -69,11 +76,16 @@ fn parse_args() -> Result<Args, String> {
         which,
         errors,
         rules,
+        windows,
     })
 }
 
 /// The detector to measure; `rules` replaces the embedded rule file (to compare settings).
-fn detector(which: &Which, rules: Option<&Path>) -> Result<Detector, Error> {
+fn detector(
+    which: &Which,
+    rules: Option<&Path>,
+    windows: verbovka::model::Windows,
+) -> Result<Detector, Error> {
     let mut b = Detector::builder();
     if let Some(path) = rules {
         let spec = verbovka::RuleSpec::from_path(path)?;
@@ -82,7 +94,9 @@ fn detector(which: &Which, rules: Option<&Path>) -> Result<Detector, Error> {
     match which {
         Which::Default => b.build(),
         Which::RulesOnly => b.classifier(None).build(),
-        Which::Model(dir) => b.classifier(Some(verbovka::model::load_dir(dir)?)).build(),
+        Which::Model(dir) => b
+            .classifier(Some(verbovka_lab::load_model(dir, windows)?))
+            .build(),
     }
 }
 
@@ -92,7 +106,8 @@ fn run() -> Result<(), String> {
     for b in &args.background {
         examples.extend(load_background_file(b).map_err(|e| e.to_string())?);
     }
-    let detector = detector(&args.which, args.rules.as_deref()).map_err(|e| e.to_string())?;
+    let detector =
+        detector(&args.which, args.rules.as_deref(), args.windows).map_err(|e| e.to_string())?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let started = Instant::now();
     let verdicts = detector.score_batch(&texts);

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use verbovka::{Detector, Label};
 use verbovka_lab::data::{load_background_file, load_jsonl, Example};
 
-const USAGE: &str = "usage: robustness FILE.jsonl [--model DIR] [--background FILE.jsonl]
+const USAGE: &str = "usage: robustness FILE.jsonl [--model DIR [--windows stride|sentences]] [--background FILE.jsonl]
 
 Prints, for the positives of FILE, the share flagged plain and with 200 `!`, one benign post, a
 long benign preamble (about 1,500 characters) in front, and one benign post after; and for its
@@ -40,10 +40,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     use lexopt::prelude::*;
     let (mut file, mut model) = (None::<PathBuf>, None::<PathBuf>);
     let mut background = None::<PathBuf>;
+    let mut windows = verbovka::model::Windows::Stride;
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
         match arg {
             Long("model") => model = Some(args.value()?.into()),
+            Long("windows") => windows = verbovka_lab::parse_windows(&args.value()?.string()?)?,
             Long("background") => background = Some(args.value()?.into()),
             Short('h') | Long("help") => {
                 println!("{USAGE}");
@@ -56,7 +58,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let file = file.ok_or(USAGE)?;
     let detector = match model {
         Some(dir) => Detector::builder()
-            .classifier(Some(verbovka::model::load_dir(dir)?))
+            .classifier(Some(verbovka_lab::load_model(&dir, windows)?))
             .build()?,
         None => Detector::new()?,
     };

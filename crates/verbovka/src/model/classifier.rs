@@ -145,6 +145,10 @@ pub struct TransformerClassifier {
     max_tokens: usize,
     /// Most windows read per text.
     max_windows: usize,
+    /// Ids of the pieces that end a sentence (`.`, `!`, `?`, `…`), sorted.
+    sentence_ends: Arc<[u32]>,
+    /// Where windows start.
+    windows: Windows,
     parallel: bool,
     calibration: Option<Calibration>,
 }
@@ -259,10 +263,23 @@ impl TransformerClassifier {
         // A typed `<pad>`/`<mask>`/`<unk>` is text, never a special token.
         let mut tokenizer = tokenizer;
         tokenizer.set_encode_special_tokens(true);
+        // Pieces that end a sentence: windows start after them.
+        let mut sentence_ends: Vec<u32> = tokenizer
+            .get_vocab(true)
+            .into_iter()
+            .filter(|(piece, _)| {
+                let p = piece.trim_start_matches('▁');
+                !p.is_empty() && p.chars().all(|c| matches!(c, '.' | '!' | '?' | '…'))
+            })
+            .map(|(_, id)| id)
+            .collect();
+        sentence_ends.sort_unstable();
         let encoder = TextEncoder::new(tokenizer, config.max_len);
         Ok(TransformerClassifier {
             config,
             encoder,
+            sentence_ends: sentence_ends.into(),
+            windows: Windows::default(),
             fast: Arc::new(fast),
             pool: Arc::default(),
             batch_size: DEFAULT_BATCH,
@@ -283,6 +300,12 @@ impl TransformerClassifier {
     /// the beginning, as versions before 2026-12 did).
     pub fn with_max_windows(mut self, windows: usize) -> Self {
         self.max_windows = windows.max(1);
+        self
+    }
+
+    /// Where the windows over a long text start (default [`Windows::Stride`]).
+    pub fn with_windows(mut self, windows: Windows) -> Self {
+        self.windows = windows;
         self
     }
 
@@ -400,17 +423,13 @@ impl TransformerClassifier {
                 };
                 text_ids.clear();
                 o.truncated = self.encoder.encode_prefix_into(t, text_ids, tok, limit)?;
-                let n = text_ids.len();
-                let mut s = 0;
-                loop {
-                    let e = (s + window).min(n);
+                let sentences = self.windows == Windows::Sentences;
+                let is_end = |id: &u32| sentences && self.sentence_ends.binary_search(id).is_ok();
+                for s in window_starts(text_ids, window, stride, is_end) {
+                    let e = (s + window).min(text_ids.len());
                     let start = ids.len();
                     ids.extend_from_slice(&text_ids[s..e]);
                     ranges.push((start, ids.len(), end - done));
-                    if e >= n {
-                        break;
-                    }
-                    s = (s + stride).min(n - window);
                 }
                 end += 1;
                 if ids.len() >= self.max_tokens {
@@ -433,6 +452,63 @@ impl TransformerClassifier {
         }
         Ok(())
     }
+}
+
+/// Where the windows over a text longer than the model's `max_len` tokens start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Windows {
+    /// Half a window apart, the last one ending with the text: the fewest windows, and the
+    /// shipped calibration was fitted with them.
+    #[default]
+    Stride,
+    /// Also at every sentence start (after `.`, `!`, `?`, `…`) at least 16 tokens after the
+    /// previous sentence window, so an offer behind a preamble is read from where it begins,
+    /// as it would be alone. Measured on the issue-11 test split (shipped ensemble, fusion
+    /// refitted on dev for these windows): positives flagged with a real post in front 85.6 %
+    /// against 88.8 % plain (stride windows: 80.1 % against 94.3 %), but plain recall 88.8 %
+    /// instead of 94.3 % at a hard-negative rate of 4.4 % instead of 5.8 %: the extra windows
+    /// give hard negatives (a warning that quotes an offer) more chances, so the thresholds
+    /// rise. Up to about one window per 16 tokens (≤ 4× the stride windows' cost on long texts).
+    Sentences,
+}
+
+/// Least tokens between two window starts.
+const MIN_WINDOW_GAP: usize = 16;
+
+/// Where the windows over a text's `ids` start: at 0, then at the first sentence start (the
+/// token after a sentence end, `is_end`) at least [`MIN_WINDOW_GAP`] tokens after a window
+/// that began a sentence (1 token after one that did not), or a `stride` on when no sentence
+/// starts before that, the last full window ending with the text; sentences that start
+/// inside that last full window get windows of their own to the end. The model was trained on posts
+/// that begin at their first token, so an offer after a preamble is read best from a window
+/// that begins where it begins. About `len / MIN_WINDOW_GAP` windows at most (two per stride
+/// where stride windows and sentence starts alternate).
+fn window_starts<'a>(
+    ids: &'a [u32],
+    window: usize,
+    stride: usize,
+    is_end: impl Fn(&u32) -> bool + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    let n = ids.len();
+    let mut next = Some(0usize);
+    // Whether the window at `s` began a sentence: only then is the next one held 16 tokens
+    // off (a stride window just before a sentence start must not hide it).
+    let mut at_sentence = true;
+    std::iter::from_fn(move || {
+        let s = next?;
+        let gap = if at_sentence { MIN_WINDOW_GAP } else { 1 };
+        // Within the last full window, sentence starts up to the end still get their own
+        // (shorter) window: an offer that ends the text is read from where it begins.
+        let to = if s + window >= n { n } else { s + stride };
+        let found = (s + gap..to).find(|&i| is_end(&ids[i - 1]) && !is_end(&ids[i]));
+        at_sentence = found.is_some();
+        next = match found {
+            Some(i) => Some(i),
+            None if s + window >= n => None,
+            None => Some((s + stride).min(n - window).max(s + 1)),
+        };
+        Some(s)
+    })
 }
 
 impl Classifier for TransformerClassifier {
@@ -659,6 +735,38 @@ mod tests {
     /// A long text is read in windows: its logits are the largest of its windows' own (each
     /// scored alone through `predict_ids`), an offer after 200 `!` or a long preamble is seen,
     /// and the text is truncated only past the last window.
+    /// Windows start at 0, at sentence starts at least 16 tokens apart, at most a stride
+    /// apart, and the last one ends with the text.
+    #[test]
+    fn windows_start_at_sentence_starts() {
+        const END: u32 = 1;
+        let starts = |ids: &[u32], w: usize, s: usize| -> Vec<usize> {
+            window_starts(ids, w, s, |&id| id == END).collect()
+        };
+        let plain = vec![5u32; 300];
+        assert_eq!(starts(&plain, 128, 64), [0, 64, 128, 172]);
+        assert_eq!(starts(&plain[..128], 128, 64), [0]);
+        assert_eq!(starts(&plain[..10], 128, 64), [0]);
+        assert_eq!(starts(&[], 128, 64), [0]);
+        let mut ids = plain.clone();
+        for at in [9, 29, 39, 99, 101] {
+            ids[at] = END; // sentences start at 10, 30, 40, 100, 102
+        }
+        // 10 is under 16 tokens from 0; 30 then 100 (40 is too close to 30; 102 to 100).
+        assert_eq!(starts(&ids, 128, 64), [0, 30, 94, 100, 164, 172]);
+        // A run of enders is one boundary, after its last.
+        let mut ids = plain.clone();
+        ids[40] = END;
+        ids[41] = END;
+        assert_eq!(starts(&ids, 128, 64)[..2], [0, 42]);
+        // A sentence starting inside the last full window gets its own, shorter one.
+        let mut ids = plain.clone();
+        ids[249] = END;
+        assert_eq!(starts(&ids, 128, 64), [0, 64, 128, 172, 250]);
+        // Tiny windows and strides still move on.
+        assert_eq!(starts(&plain[..5], 2, 1), [0, 1, 2, 3]);
+    }
+
     #[test]
     fn long_texts_are_read_in_windows() {
         let clf = shipped().with_parallel(false);
@@ -680,14 +788,9 @@ mod tests {
         for (i, text) in texts.iter().enumerate() {
             let ids = enc.encode_all(text).expect("encode");
             let (w, s) = (enc.max_len(), enc.max_len() / 2);
-            let mut starts = vec![0];
-            while starts.last().copied().unwrap_or(0) + w < ids.len() {
-                let next = (starts.last().copied().unwrap_or(0) + s).min(ids.len() - w);
-                starts.push(next);
-            }
-            let rows: Vec<&[u32]> = starts
-                .iter()
-                .map(|&a| &ids[a..(a + w).min(ids.len())])
+            let is_end = |_: &u32| false; // the default: stride windows
+            let rows: Vec<&[u32]> = window_starts(&ids, w, s, is_end)
+                .map(|a| &ids[a..(a + w).min(ids.len())])
                 .collect();
             let each = clf.predict_ids(&rows).expect("windows");
             for k in 0..3 {
@@ -708,6 +811,21 @@ mod tests {
             sabotage(&out[1]) > 0.0 && sabotage(&out[2]) > 0.0,
             "{out:?}"
         );
+        // Behind a preamble of whole sentences the offer gets a window of its own that
+        // begins where it begins: it scores at least as it does alone.
+        let sentences = format!("{} {offer}", "Рецепт шашлику на вихідні. ".repeat(60));
+        let behind = clf
+            .clone()
+            .with_windows(Windows::Sentences)
+            .predict(&[crate::normalize(&sentences).as_str()])
+            .expect("sentences");
+        for k in 0..3 {
+            assert!(
+                behind[0].logits.0[k] >= out[0].logits.0[k] - 1e-4,
+                "{behind:?} vs {:?}",
+                out[0]
+            );
+        }
         // Past 16 windows the text is read to there and marked truncated.
         let huge = "рецепт шашлику на вихідні. ".repeat(400);
         assert!(clf.predict(&[huge.as_str()]).expect("huge")[0].truncated);

@@ -124,6 +124,16 @@ impl Ensemble {
         Ok(self)
     }
 
+    /// Where every member's windows start (see [`super::Windows`]).
+    pub fn with_windows(mut self, windows: super::Windows) -> Self {
+        self.members = self
+            .members
+            .into_iter()
+            .map(|m| m.with_windows(windows))
+            .collect();
+        self
+    }
+
     /// The members, in `ensemble.json` order.
     pub fn members(&self) -> &[TransformerClassifier] {
         &self.members

@@ -29,7 +29,7 @@ mod fast;
 mod tokenizer;
 
 pub use classifier::{
-    TransformerClassifier, CALIBRATION_FILE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
+    TransformerClassifier, Windows, CALIBRATION_FILE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 pub use config::{Activation, ModelConfig};
 pub use ensemble::{load_dir, Ensemble, EnsembleSpec, ENSEMBLE_FILE};
