@@ -89,7 +89,7 @@ pub struct CalibrationFit {
 /// at the best thresholds on the other (so every candidate is compared at the same
 /// false-positive limits, on families its weights never saw), both ways, mean. A fusion that
 /// only learns the dev families' quirks loses there. The fitted form is chosen only when it
-/// beats the best one-scale candidate by more than [`SIMPLER_WITHIN`]; the winner is refitted
+/// beats the best one-scale candidate by more than 0.001; the winner is refitted
 /// on all items; thresholds are searched
 /// coordinate-wise on a 0.01 grid from four starting points. [`CalibrationFit::form`] says
 /// which candidate won and what it scored.
