@@ -22,6 +22,8 @@ pub struct Detector {
     rules: Arc<RuleSet>,
     classifier: Option<Arc<dyn Classifier>>,
     fusion: Fusion,
+    /// `σ(bias + E(c))`: the fusion when no model takes part (none configured, or it failed).
+    rules_fusion: Fusion,
     thresholds: Thresholds,
 }
 
@@ -137,6 +139,7 @@ impl DetectorBuilder {
             .unwrap_or_default();
         thresholds.validate()?;
         Ok(Detector {
+            rules_fusion: Fusion::rules_only(rules.scoring().bias),
             rules: Arc::new(rules),
             classifier,
             fusion,
@@ -330,7 +333,6 @@ impl Detector {
 
     fn finish(&self, text: &str, p: Prepared, model: ModelRun) -> Verdict {
         let mut model_discount = 0.0;
-        let rules_only = || Fusion::rules_only(self.rules.scoring().bias);
         let (fusion, logits, model_scores, truncated, model_error) = match model {
             Some(Ok(m)) => {
                 model_discount =
@@ -343,8 +345,14 @@ impl Detector {
                     None,
                 )
             }
-            Some(Err(e)) => (rules_only(), PerCategory::default(), None, false, Some(e)),
-            None => (rules_only(), PerCategory::default(), None, false, None),
+            Some(Err(e)) => (
+                self.rules_fusion,
+                PerCategory::default(),
+                None,
+                false,
+                Some(e),
+            ),
+            None => (self.rules_fusion, PerCategory::default(), None, false, None),
         };
         let scores = fusion.scores(logits, &p.rules.evidence);
         let contributions = fusion.contributions(logits, &p.rules.evidence);

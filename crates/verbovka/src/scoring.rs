@@ -228,8 +228,8 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
 }
 
 /// Number of [`crate::rules::Role`] variants.
-pub const ROLES: usize = 12;
-const _: () = assert!(crate::rules::Role::Legit as usize + 1 == ROLES);
+pub const ROLES: usize = Role::ALL.len();
+const _: () = assert!(Role::Legit as usize + 1 == ROLES);
 /// Share of a role's weaker rules in its total.
 const ROLE_REST: f32 = 0.5;
 
@@ -301,21 +301,7 @@ impl Term {
 
     /// The rule role this term stands for, if it is a role term.
     pub fn role(self) -> Option<Role> {
-        const ROLE_ORDER: [Role; ROLES] = [
-            Role::Action,
-            Role::Target,
-            Role::Hook,
-            Role::Payment,
-            Role::Contact,
-            Role::Proof,
-            Role::Secrecy,
-            Role::Urgency,
-            Role::News,
-            Role::Warning,
-            Role::Reported,
-            Role::Legit,
-        ];
-        self.index().checked_sub(3).map(|i| ROLE_ORDER[i])
+        self.index().checked_sub(3).map(|i| Role::ALL[i])
     }
 
     /// Lower-case name, as in `calibration.json` and JSON verdicts.

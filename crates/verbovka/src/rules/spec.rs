@@ -70,6 +70,22 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in declaration order (the index order of per-role arrays).
+    pub const ALL: [Role; 12] = [
+        Role::Action,
+        Role::Target,
+        Role::Hook,
+        Role::Payment,
+        Role::Contact,
+        Role::Proof,
+        Role::Secrecy,
+        Role::Urgency,
+        Role::News,
+        Role::Warning,
+        Role::Reported,
+        Role::Legit,
+    ];
+
     /// Whether hits of this role lower the scores.
     pub fn is_negative(self) -> bool {
         matches!(
