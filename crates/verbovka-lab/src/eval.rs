@@ -259,6 +259,28 @@ pub struct Report {
     pub by_tag: BTreeMap<String, TagMetrics>,
 }
 
+/// One record per example and its verdict, tagged as the `evaluate` binary tags them: the
+/// example's tags plus `lang:<lang>`.
+pub fn records(
+    examples: &[crate::data::Example],
+    verdicts: &[verbovka::Verdict],
+) -> Vec<EvalRecord> {
+    examples
+        .iter()
+        .zip(verdicts)
+        .map(|(e, v)| {
+            let mut tags = e.tags.clone();
+            tags.push(format!("lang:{}", e.lang));
+            EvalRecord {
+                gold: e.label,
+                predicted: v.label,
+                scores: v.scores,
+                tags,
+            }
+        })
+        .collect()
+}
+
 impl Report {
     /// Computes the report.
     pub fn compute(records: &[EvalRecord]) -> Report {

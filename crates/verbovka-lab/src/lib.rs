@@ -21,6 +21,7 @@ pub mod calibrate;
 pub mod card;
 pub mod data;
 pub mod eval;
+pub mod finetune;
 pub mod metrics;
 pub mod nn;
 pub mod rng;

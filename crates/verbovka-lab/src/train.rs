@@ -357,7 +357,7 @@ pub fn init_model(cfg: &ModelConfig, seed: u64) -> Result<(VarMap, Encoder)> {
     Ok((varmap, encoder))
 }
 
-fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
+pub(crate) fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
     let data = varmap
         .data()
         .lock()
@@ -391,7 +391,7 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result
     ((logits.relu()? - (logits * targets)?)? + softplus_neg_abs)?.mean_all()
 }
 
-fn targets_of(label: Label) -> [f32; 3] {
+pub(crate) fn targets_of(label: Label) -> [f32; 3] {
     let mut t = [0f32; 3];
     if let Some(c) = label.category() {
         t[c.index()] = 1.0;
@@ -419,7 +419,7 @@ fn distill(label: [f32; 3], teacher: [f32; 3], w: f32) -> [f32; 3] {
 }
 
 /// Moves 0/1 targets `eps/2` towards 1/2 (label smoothing for independent sigmoids).
-fn smooth(t: [f32; 3], eps: f32) -> [f32; 3] {
+pub(crate) fn smooth(t: [f32; 3], eps: f32) -> [f32; 3] {
     t.map(|y| y * (1.0 - eps) + eps / 2.0)
 }
 
@@ -440,7 +440,7 @@ pub fn classification_loss(
 }
 
 /// AdamW over named variables, with per-variable weight decay.
-struct AdamW {
+pub(crate) struct AdamW {
     vars: Vec<Var>,
     decay: Vec<bool>,
     m: Vec<Option<Tensor>>,
@@ -450,7 +450,7 @@ struct AdamW {
 }
 
 impl AdamW {
-    fn new(vars: &[(String, Var)], weight_decay: f64) -> Self {
+    pub(crate) fn new(vars: &[(String, Var)], weight_decay: f64) -> Self {
         let decay = vars
             .iter()
             .map(|(n, _)| n.ends_with(".weight") && !n.contains("ln") || n == "embeddings.word")
@@ -465,7 +465,7 @@ impl AdamW {
         }
     }
 
-    fn step(&mut self, grads: &[Option<Tensor>], lr: f64) -> Result<()> {
+    pub(crate) fn step(&mut self, grads: &[Option<Tensor>], lr: f64) -> Result<()> {
         const B1: f64 = 0.9;
         const B2: f64 = 0.999;
         self.t += 1;
@@ -498,7 +498,10 @@ impl AdamW {
 }
 
 /// Runs `f(part)` for `parts` parts on as many scoped OS threads (inline for one part).
-fn run_parts<T: Send, F: Fn(usize) -> Result<T> + Sync>(parts: usize, f: F) -> Result<Vec<T>> {
+pub(crate) fn run_parts<T: Send, F: Fn(usize) -> Result<T> + Sync>(
+    parts: usize,
+    f: F,
+) -> Result<Vec<T>> {
     if parts <= 1 {
         return Ok(vec![f(0)?]);
     }
@@ -520,7 +523,7 @@ fn run_parts<T: Send, F: Fn(usize) -> Result<T> + Sync>(parts: usize, f: F) -> R
 }
 
 /// Splits `n` items into `parts` contiguous ranges of near-equal size (no empty range).
-fn split_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn split_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let parts = parts.clamp(1, n.max(1));
     (0..parts)
         .map(|i| (i * n / parts)..((i + 1) * n / parts))
@@ -529,7 +532,9 @@ fn split_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Gradients of a loss computed in parts; each part returns (grads per var, loss, weight).
-fn combine(parts: Vec<(Vec<Option<Tensor>>, f32, usize)>) -> Result<(Vec<Option<Tensor>>, f32)> {
+pub(crate) fn combine(
+    parts: Vec<(Vec<Option<Tensor>>, f32, usize)>,
+) -> Result<(Vec<Option<Tensor>>, f32)> {
     let total: usize = parts.iter().map(|p| p.2).sum::<usize>().max(1);
     let n_vars = parts.first().map_or(0, |p| p.0.len());
     let mut out: Vec<Option<Tensor>> = vec![None; n_vars];
@@ -550,7 +555,7 @@ fn combine(parts: Vec<(Vec<Option<Tensor>>, f32, usize)>) -> Result<(Vec<Option<
     Ok((out, loss))
 }
 
-fn clip(grads: &mut [Option<Tensor>], max_norm: f32) -> Result<f32> {
+pub(crate) fn clip(grads: &mut [Option<Tensor>], max_norm: f32) -> Result<f32> {
     let mut sq = 0f32;
     for g in grads.iter().flatten() {
         sq += g.sqr()?.sum_all()?.to_scalar::<f32>()?;
@@ -567,7 +572,7 @@ fn clip(grads: &mut [Option<Tensor>], max_norm: f32) -> Result<f32> {
     Ok(norm)
 }
 
-fn schedule(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
+pub(crate) fn schedule(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
     if step < warmup {
         return peak * (step + 1) as f64 / warmup as f64;
     }
@@ -590,7 +595,7 @@ fn make_batches(lengths: &[usize], batch: usize, rng: &mut Rng) -> Vec<Vec<usize
 }
 
 /// Deletes each token with probability `p` (keeping at least one).
-fn drop_tokens(row: &[u32], p: f32, rng: &mut Rng) -> Vec<u32> {
+pub(crate) fn drop_tokens(row: &[u32], p: f32, rng: &mut Rng) -> Vec<u32> {
     if p <= 0.0 || row.len() < 2 {
         return row.to_vec();
     }
@@ -645,7 +650,7 @@ impl Ema {
     }
 }
 
-fn predict_fast(
+pub(crate) fn predict_fast(
     cfg: &ModelConfig,
     vars: &[(String, Var)],
     rows: &[Vec<u32>],
@@ -673,7 +678,7 @@ fn predict_fast(
     Ok(logits)
 }
 
-fn mean_bce(logits: &[[f32; 3]], labels: &[Label]) -> f32 {
+pub(crate) fn mean_bce(logits: &[[f32; 3]], labels: &[Label]) -> f32 {
     let mut s = 0f64;
     for (l, y) in logits.iter().zip(labels) {
         let t = targets_of(*y);

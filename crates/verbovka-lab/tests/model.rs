@@ -744,3 +744,53 @@ fn embedded_model_loads_and_tells_obvious_posts_apart() {
     assert!(p[1][1] > 0.5, "reconnaissance post: {:?}", p[1]);
     assert!(p[2].iter().all(|x| *x < 0.5), "recipe: {:?}", p[2]);
 }
+
+/// `learn`'s fine-tuning starts from the saved weights, lowers the loss on the corrections,
+/// keeps the tokenizer and configuration, and writes a directory the library loads.
+#[test]
+fn learning_corrections_moves_the_model_and_keeps_its_files() {
+    use verbovka_lab::finetune::{finetune_dir, FinetuneOptions};
+    use verbovka_lab::train::Example;
+    let (dir, _) = tiny_model_dir(&tiny_config(Activation::Relu, false));
+    let ex = |text: &str, label: verbovka::Label| Example {
+        text: text.into(),
+        label,
+        family: None,
+        tags: vec![],
+    };
+    let corrections = vec![
+        ex(TEXTS[4], verbovka::Label::Benign),
+        ex(TEXTS[1], verbovka::Label::Sabotage),
+    ];
+    let originals: Vec<Example> = TEXTS[..7]
+        .iter()
+        .map(|t| ex(t, verbovka::Label::Benign))
+        .collect();
+    let out = tmp_dir("learned");
+    let opts = FinetuneOptions {
+        steps: 40,
+        batch_size: 8,
+        learning_rate: 5e-3,
+        ..FinetuneOptions::default()
+    };
+    let reports = finetune_dir(&dir, &out, &corrections, &originals, &opts, "test").unwrap();
+    assert_eq!(reports.len(), 1);
+    let (before, after) = reports[0].corrections_loss;
+    assert!(after < before, "loss on corrections {before} → {after}");
+    for f in ["config.json", "tokenizer.json"] {
+        assert_eq!(
+            std::fs::read(dir.join(f)).unwrap(),
+            std::fs::read(out.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_ne!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    );
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(card.contains("## Corrections learned"), "{card}");
+    TransformerClassifier::from_dir(&out).unwrap();
+    let none = finetune_dir(&dir, &out, &[], &originals, &opts, "test").unwrap_err();
+    assert!(none.to_string().contains("no corrections"), "{none}");
+}

@@ -15,12 +15,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use verbovka::Detector;
-use verbovka_lab::calibrate::{
-    alarm_curve_svg, fit_calibration, operating_points, CalibrationItem, CalibrationObjective,
-    CalibrationTargets,
-};
-use verbovka_lab::data::{load_background_file, load_jsonl};
+use verbovka_lab::calibrate::{calibrate_model, CalibrationObjective, CalibrationTargets};
 
 const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean] [--windows stride|sentences]
 
@@ -40,12 +35,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     use lexopt::prelude::*;
     let (mut model_dir, mut dev, mut background) = (None, None, Vec::new());
-    let mut targets = CalibrationTargets {
-        objective: CalibrationObjective::BinaryF1,
-        max_hard_fpr: 0.04,
-        max_background_fpr: 0.0015,
-        max_telegram_fpr: 0.001,
-    };
+    let mut targets = CalibrationTargets::default();
     let mut windows = verbovka::model::Windows::Stride;
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
@@ -77,32 +67,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let (model_dir, dev) = (model_dir.ok_or(USAGE)?, dev.ok_or(USAGE)?);
-    if dev.to_string_lossy().contains("test") {
-        return Err("refusing to calibrate on a test split".into());
-    }
-    let detector = Detector::builder()
-        .classifier(Some(verbovka_lab::load_model(&model_dir, windows)?))
-        .build()?;
-    let mut examples = load_jsonl(&dev)?;
-    for b in &background {
-        examples.extend(load_background_file(b)?);
-    }
-    eprintln!("scoring {} dev examples", examples.len());
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let analyses = detector.analyse_batch(&texts)?;
-    let mut items = Vec::with_capacity(examples.len());
-    for (ex, a) in examples.iter().zip(analyses) {
-        let model = a.model.ok_or("the detector has no model")?;
-        items.push(CalibrationItem {
-            gold: ex.label,
-            logits: model.logits.map(|l| l - a.model_discount),
-            evidence: a.rules.evidence,
-            hard: ex.has_tag("hard"),
-            telegram: ex.has_tag("src:ru_telegram_channels"),
-            group: family_hash(&ex.family),
-        });
-    }
-    let mut fit = fit_calibration(&items, targets);
+    eprintln!(
+        "scoring {} and {} background file(s)",
+        dev.display(),
+        background.len()
+    );
+    let fit = calibrate_model(&model_dir, &dev, &background, targets, windows)?;
     for (form, cv) in &fit.candidates {
         eprintln!("  {cv:.4}  {form}");
     }
@@ -111,7 +81,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         fit.form, fit.calibration.thresholds.0 .0, fit.macro_f1, fit.binary_f1, fit.hard_fpr, fit.background_fpr, fit.telegram_fpr,
         serde_json::to_string(&fit.calibration.fusion)?
     );
-    fit.calibration.operating_points = operating_points(&items, &fit);
     println!("| alarms per 10,000 dev background | dev recall | dev hard-negative FPR | thresholds sab / rec / lure |");
     println!("|---:|---:|---:|---|");
     for p in &fit.calibration.operating_points {
@@ -126,38 +95,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             t[2]
         );
     }
-    let shipped = fit
-        .calibration
-        .operating_points
-        .iter()
-        .find(|p| p.thresholds == fit.calibration.thresholds)
-        .copied();
-    if let Some(shipped) = shipped {
-        let svg = model_dir.join("alarm_curve.svg");
-        std::fs::write(
-            &svg,
-            alarm_curve_svg(&fit.calibration.operating_points, &shipped),
-        )?;
-        eprintln!("wrote {}", svg.display());
-    }
-    let path = model_dir.join("calibration.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&fit.calibration)? + "\n",
-    )?;
-    eprintln!("wrote {}", path.display());
+    eprintln!(
+        "wrote {}/calibration.json and alarm_curve.svg",
+        model_dir.display()
+    );
     Ok(())
-}
-
-/// A family name's hash: FNV-1a, salted and mixed by a SplitMix64 finaliser (not the split's
-/// own hash, so the folds do not line up with how families were put in dev); stable across
-/// runs and platforms.
-fn family_hash(family: &str) -> u64 {
-    let h = family.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let mut z = h ^ 0x5eed_f01d_ca1b_2a7e;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

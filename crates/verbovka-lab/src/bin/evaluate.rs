@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use verbovka::{Detector, Error};
 use verbovka_lab::data::{load_background_file, load_jsonl, Example};
-use verbovka_lab::eval::{EvalRecord, Report};
+use verbovka_lab::eval::Report;
 
 enum Which {
     Default,
@@ -112,20 +112,7 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let verdicts = detector.score_batch(&texts);
     let secs = started.elapsed().as_secs_f64();
-    let records: Vec<EvalRecord> = examples
-        .iter()
-        .zip(&verdicts)
-        .map(|(e, v)| {
-            let mut tags = e.tags.clone();
-            tags.push(format!("lang:{}", e.lang));
-            EvalRecord {
-                gold: e.label,
-                predicted: v.label,
-                scores: v.scores,
-                tags,
-            }
-        })
-        .collect();
+    let records = verbovka_lab::eval::records(&examples, &verdicts);
     if let Some(path) = &args.errors {
         write_errors(path, &examples, &verdicts)?;
     }
