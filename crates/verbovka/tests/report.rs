@@ -2,11 +2,13 @@
 //! of the sample export plus hostile messages (`tests/data/report_hostile`), and the test
 //! reads the DOM after the page's script ran. It fails, never skips, when Chromium cannot be
 //! started: set `VERBOVKA_CHROMIUM` to its path, or install it (`apt-get install -y chromium`;
-//! `.ci/run` does). Screenshots go under `target/tmp/report/`, their paths in the log.
+//! `.ci/run` does). Screenshots go under `target/tmp/report/`, their paths on stderr (in the log even when
+//! the test passes).
 //!
 //! `cargo test -p verbovka --test report -- --ignored --nocapture` measures a report of 10,000
 //! flagged messages: its size, the time to render it and to open it in Chromium.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -247,7 +249,10 @@ fn the_report_opens_in_chromium_and_hostile_text_stays_text() {
     let png = out_dir().join("report-sample.png");
     let page = render(&file_url(&path), Some(&png), "sample");
     let dom = &page.dom;
-    println!(
+    // Written to stderr itself, not through `println!`: the harness keeps a passing test's
+    // printed output to itself, and CI's log should show where the screenshot is.
+    let _ = writeln!(
+        std::io::stderr(),
         "report screenshot: {} (chromium ran {:.2} s)",
         png.display(),
         page.wall.as_secs_f64()
