@@ -3,7 +3,11 @@
 //! ```sh
 //! cargo run --release --example explain -- "П.і.д.п.а.л.и авто ЗСУ, 500$ після відео, пиши @x"
 //! echo "текст" | cargo run --release --example explain
+//! cargo run --release --example explain -- --rules my_rules.toml "текст"
 //! ```
+//!
+//! `--rules FILE` adds a rule file (allow rules, own cues; the format of
+//! `src/rules/default.toml`) to the embedded rules.
 //!
 //! Exit status (the same for `score_export`, `score_jsonl` and `explain`):
 //! * 0: the text was explained;
@@ -14,11 +18,17 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+#[path = "support/user_rules.rs"]
+mod user_rules;
+
 const HELP: &str =
     "Explains the verdict on one text: the normalised text, the scores, and every rule
 that fired with its span and why.
 
-usage: explain TEXT...        (reads stdin without TEXT)
+usage: explain [--rules FILE] TEXT...        (reads stdin without TEXT)
+
+  --rules FILE     add the rules of FILE (the format of the embedded default.toml: allow
+                   rules with role \"legit\", own cues) to the embedded rules
 
 Exit status: 0 explained, 1 stdin was not UTF-8 (bad bytes read as U+FFFD, the rest
 explained), 2 the run failed (arguments, stdin cannot be read, the detector).";
@@ -27,6 +37,7 @@ fn main() -> ExitCode {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut words = Vec::new();
+    let mut rules = None;
     loop {
         match parser.next() {
             Ok(None) => break,
@@ -34,6 +45,13 @@ fn main() -> ExitCode {
                 println!("{HELP}");
                 return ExitCode::SUCCESS;
             }
+            Ok(Some(Long("rules"))) => match parser.value() {
+                Ok(v) => rules = Some(v.to_string_lossy().into_owned()),
+                Err(e) => {
+                    eprintln!("explain: {e}");
+                    return ExitCode::from(2);
+                }
+            },
             Ok(Some(Value(v))) => words.push(v.to_string_lossy().into_owned()),
             Ok(Some(other)) => {
                 eprintln!(
@@ -68,7 +86,26 @@ fn main() -> ExitCode {
             }
         };
     }
-    let detector = match verbovka::Detector::new() {
+    let mut builder = verbovka::Detector::builder();
+    if let Some(path) = &rules {
+        match user_rules::load(path) {
+            Ok(u) => {
+                eprintln!(
+                    "explain: {} rules from {path} added to the embedded rules",
+                    u.count
+                );
+                for id in &u.replaced {
+                    eprintln!("explain: {path} replaces the default rule `{id}`");
+                }
+                builder = builder.rules(u.set);
+            }
+            Err(e) => {
+                eprintln!("explain: --rules: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let detector = match builder.build() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("explain: {e}");

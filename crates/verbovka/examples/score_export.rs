@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! cargo run --release --example score_export -- PATH [--all] [--threshold X]
-//!     [--format jsonl|csv] [--out FILE]
+//!     [--format jsonl|csv|html] [--out FILE] [--rules FILE]
 //! ```
 //! `PATH` is an export folder or file, JSON (`result.json`) or HTML (`messages*.html`),
 //! detected. One record per flagged message (every message with `--all`) goes to `--out` or
 //! stdout; a progress bar and, at the end, a summary go to stderr. `--threshold X` sets every
-//! category's threshold to X.
+//! category's threshold to X. `--format html` writes one self-contained report to open in a
+//! browser (`verbovka::report`) instead of records. `--rules FILE` adds a rule file (allow
+//! rules, own cues; the format of `src/rules/default.toml`) to the embedded rules.
 //!
 //! Exit status (the same for `score_export`, `score_jsonl` and `explain`):
 //! * 0: every message read was scored (or skipped for holding nothing to score: service
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use verbovka::report::{self, Entry, RunSummary};
 use verbovka::scoring::Thresholds;
 use verbovka::telegram::{ChatKind, Format, Message, ReadStats, Reader, SkipReason};
 use verbovka::{Category, Detector, Label, PerCategory, Verdict};
@@ -37,10 +40,16 @@ use verbovka::{Category, Detector, Label, PerCategory, Verdict};
 /// Messages scored together (the detector spreads a batch over the rayon pool).
 const BATCH: usize = 256;
 
+#[path = "support/report_out.rs"]
+mod report_out;
+#[path = "support/user_rules.rs"]
+mod user_rules;
+
 #[derive(Clone, Copy, PartialEq)]
 enum OutFormat {
     Jsonl,
     Csv,
+    Html,
 }
 
 struct Args {
@@ -49,17 +58,24 @@ struct Args {
     threshold: Option<f32>,
     format: OutFormat,
     out: Option<String>,
+    rules: Option<String>,
 }
 
 const HELP: &str = "Scores every message of a Telegram Desktop export and writes the flagged ones.
 
-usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv] [--out FILE]
+usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv|html] [--out FILE]
+                    [--rules FILE]
 
   PATH             an export folder or file: JSON (result.json) or HTML (messages*.html)
   --all            write every message, not only the flagged ones
   --threshold X    one threshold in (0, 1] for every category (default: the model's)
-  --format F       jsonl (default) or csv
-  --out FILE       write records here instead of stdout
+  --format F       jsonl (default), csv, or html: one self-contained report for a browser
+                   (summary, per-day chart, each message with its evidence highlighted,
+                   filters; at most 100,000 messages, the rest counted)
+  --out FILE       write records (or the report) here instead of stdout
+  --rules FILE     add the rules of FILE (the format of the embedded default.toml: allow
+                   rules with role \"legit\", own cues) to the embedded rules; a rule
+                   with a default rule's id replaces it
   -h, --help       this text
 
 Exit status: 0 every message read was scored (or held nothing to score), 1 part of the
@@ -78,6 +94,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         threshold: None,
         format: OutFormat::Jsonl,
         out: None,
+        rules: None,
     };
     let mut path = None;
     while let Some(arg) = parser.next().map_err(e)? {
@@ -97,10 +114,12 @@ fn parse_args() -> Result<Option<Args>, String> {
                 args.format = match parser.value().map_err(e)?.string().map_err(e)?.as_str() {
                     "jsonl" => OutFormat::Jsonl,
                     "csv" => OutFormat::Csv,
-                    other => return Err(format!("--format is jsonl or csv, got `{other}`")),
+                    "html" => OutFormat::Html,
+                    other => return Err(format!("--format is jsonl, csv or html, got `{other}`")),
                 }
             }
             Long("out") => args.out = Some(parser.value().map_err(e)?.string().map_err(e)?),
+            Long("rules") => args.rules = Some(parser.value().map_err(e)?.string().map_err(e)?),
             Short('h') | Long("help") => return Ok(None),
             Value(v) if path.is_none() => path = Some(v.string().map_err(e)?),
             other => return Err(other.unexpected().to_string()),
@@ -186,6 +205,7 @@ fn printable(s: &str) -> String {
 
 fn write_record(out: &mut impl Write, format: OutFormat, r: &Record<'_>) -> io::Result<()> {
     match format {
+        OutFormat::Html => unreachable!("the report is written at the end"),
         OutFormat::Jsonl => {
             serde_json::to_writer(&mut *out, r)?;
             out.write_all(b"\n")
@@ -300,13 +320,31 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let detector = match args.threshold {
-        Some(t) => Detector::builder()
-            .thresholds(Thresholds(PerCategory::splat(t)))
-            .build(),
-        None => Detector::new(),
-    };
-    let detector = match detector {
+    let mut builder = Detector::builder();
+    if let Some(t) = args.threshold {
+        builder = builder.thresholds(Thresholds(PerCategory::splat(t)));
+    }
+    let mut rules_note = String::new();
+    if let Some(path) = &args.rules {
+        match user_rules::load(path) {
+            Ok(u) => {
+                rules_note = format!(" + {} rules from {path}", u.count);
+                eprintln!(
+                    "score_export: {} rules from {path} added to the embedded rules",
+                    u.count
+                );
+                for id in &u.replaced {
+                    eprintln!("score_export: {path} replaces the default rule `{id}`");
+                }
+                builder = builder.rules(u.set);
+            }
+            Err(e) => {
+                eprintln!("error: --rules: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let detector = match builder.build() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot build the detector: {e}");
@@ -347,6 +385,7 @@ fn main() -> ExitCode {
     let position = Arc::new(AtomicU64::new(0));
     let (batches, handle) = spawn_reader(reader, Arc::clone(&position));
     let mut tally = Tally::default();
+    let mut collected = report_out::Collector::default();
     let mut damage = None;
     let mut write_error = None;
     if args.format == OutFormat::Csv {
@@ -375,9 +414,15 @@ fn main() -> ExitCode {
                 *tally.authors.entry(key).or_default() += 1;
             }
             if (args.all || v.is_flagged()) && write_error.is_none() {
-                match write_record(&mut out, args.format, &Record::new(m, v)) {
-                    Ok(()) => tally.written += 1,
-                    Err(e) => write_error = Some(e),
+                if args.format == OutFormat::Html {
+                    if collected.push(Entry::from_message(m, v.clone())) {
+                        tally.written += 1;
+                    }
+                } else {
+                    match write_record(&mut out, args.format, &Record::new(m, v)) {
+                        Ok(()) => tally.written += 1,
+                        Err(e) => write_error = Some(e),
+                    }
                 }
             }
         }
@@ -410,6 +455,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.format == OutFormat::Html && write_error.is_none() {
+        let mut run = RunSummary::from_read_stats(&args.path, &stats);
+        run.scored = tally.scored;
+        run.detector = format!(
+            "{}{rules_note}",
+            if detector.has_model() {
+                "rules + model"
+            } else {
+                "rules only"
+            }
+        );
+        run.thresholds = Some(detector.thresholds());
+        run.omitted = collected.omitted;
+        run.generated = report_out::now_utc();
+        if let Some(e) = &damage {
+            run.notes.push(format!(
+                "the export is damaged: {e}; the messages before were scored"
+            ));
+        }
+        if let Err(e) = report::write_html(&mut out, &run, &collected.entries) {
+            write_error = Some(e);
+        }
+    }
     if let Err(e) = out.flush() {
         write_error.get_or_insert(e);
     }
@@ -420,6 +488,7 @@ fn main() -> ExitCode {
         detector.has_model(),
         &stats,
         &tally,
+        collected.omitted,
         start.elapsed(),
     );
 
@@ -466,6 +535,7 @@ fn summary(
     model: bool,
     stats: &ReadStats,
     tally: &Tally,
+    omitted: u64,
     elapsed: Duration,
 ) {
     let secs = elapsed.as_secs_f64();
@@ -543,11 +613,24 @@ fn summary(
             eprintln!("    {n:>6}  {}{}", printable(name), printable(&id));
         }
     }
-    eprintln!(
-        "  wrote {} records to {}",
-        tally.written,
-        args.out.as_deref().unwrap_or("stdout")
-    );
+    if args.format == OutFormat::Html {
+        eprintln!(
+            "  wrote a report of {} messages to {}{}",
+            tally.written,
+            args.out.as_deref().unwrap_or("stdout"),
+            if omitted > 0 {
+                format!(" ({omitted} more left out: the report's limit)")
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        eprintln!(
+            "  wrote {} records to {}",
+            tally.written,
+            args.out.as_deref().unwrap_or("stdout")
+        );
+    }
     eprintln!(
         "  elapsed {secs:.2} s, {:.0} messages/s",
         tally.scored as f64 / secs.max(1e-9)

@@ -82,6 +82,13 @@
 //! with the `telegram-html` feature) as a stream of [`telegram::Message`]s, in constant memory, counting what it skips and why.
 //! The examples `score_export` and `score_jsonl` batch-score exports and JSON Lines.
 //!
+//! # Reports
+//!
+//! [`report::write_html`] renders scored messages as one self-contained HTML file for a
+//! moderator: run summary, flags per day, top authors and chats, each message with its
+//! evidence highlighted by role, scores and filters; hostile text stays text. It is a pure
+//! function (entries and counts in, HTML out), shared by the examples' `--format html`.
+//!
 //! # Untrusted input
 //!
 //! Any `&str` is accepted: nothing panics, evidence spans always lie on character boundaries
@@ -128,6 +135,7 @@ mod verdict;
 
 pub mod model;
 pub mod normalize;
+pub mod report;
 pub mod rules;
 pub mod scoring;
 pub mod telegram;

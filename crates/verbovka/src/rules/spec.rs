@@ -289,7 +289,17 @@ impl RuleSpec {
                 return Err(err("duplicate id".into()));
             }
             if !(r.weight.is_finite() && r.weight > 0.0 && r.weight <= 10.0) {
-                return Err(err(format!("weight must be in (0, 10], got {}", r.weight)));
+                let hint = if r.weight < 0.0 {
+                    "; the role gives the sign: for counter-evidence or an allow rule write a \
+                     positive weight with role `legit` (or `news`, `warning`, `reported`) and \
+                     category `any`"
+                } else {
+                    ""
+                };
+                return Err(err(format!(
+                    "weight must be in (0, 10], got {}{hint}",
+                    r.weight
+                )));
             }
             if r.explain.trim().is_empty() {
                 return Err(err("empty `explain`".into()));
