@@ -322,9 +322,10 @@ pub fn fit_term_weights(
     const STEPS: usize = 1500;
     const RATE: f64 = 0.05;
     const MIN_MODEL: f64 = 1e-3;
+    // Allow rules are the operator's, never in dev: their term keeps weight 1, unfitted.
     let terms: Vec<Term> = Term::ALL
         .into_iter()
-        .filter(|&t| t != Term::Offset)
+        .filter(|&t| t != Term::Offset && t != Term::Allow)
         .collect();
     let k = terms.len();
     let n = items.len();
@@ -418,7 +419,7 @@ pub fn fit_term_weights(
             w.set(Term::Model, MIN_MODEL as f32);
         }
     }
-    w.set(Term::Offset, offset as f32);
+    w.set(Term::Offset, offset as f32).set(Term::Allow, 1.0);
     w
 }
 

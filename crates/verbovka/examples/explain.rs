@@ -25,10 +25,11 @@ const HELP: &str =
     "Explains the verdict on one text: the normalised text, the scores, and every rule
 that fired with its span and why.
 
-usage: explain [--rules FILE] TEXT...        (reads stdin without TEXT)
+usage: explain [--rules FILE] [--model DIR] TEXT...        (reads stdin without TEXT)
 
   --rules FILE     add the rules of FILE (the format of the embedded default.toml: allow
-                   rules with role \"legit\", own cues) to the embedded rules
+                   rules with role \"allow\", own cues) to the embedded rules
+  --model DIR      score with the model in DIR instead of the embedded one
 
 Exit status: 0 explained, 1 stdin was not UTF-8 (bad bytes read as U+FFFD, the rest
 explained), 2 the run failed (arguments, stdin cannot be read, the detector).";
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
     let mut parser = lexopt::Parser::from_env();
     let mut words = Vec::new();
     let mut rules = None;
+    let mut model = None;
     loop {
         match parser.next() {
             Ok(None) => break,
@@ -47,6 +49,13 @@ fn main() -> ExitCode {
             }
             Ok(Some(Long("rules"))) => match parser.value() {
                 Ok(v) => rules = Some(v.to_string_lossy().into_owned()),
+                Err(e) => {
+                    eprintln!("explain: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            Ok(Some(Long("model"))) => match parser.value() {
+                Ok(v) => model = Some(v.to_string_lossy().into_owned()),
                 Err(e) => {
                     eprintln!("explain: {e}");
                     return ExitCode::from(2);
@@ -101,6 +110,15 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("explain: --rules: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(dir) = &model {
+        match verbovka::model::load_dir(dir) {
+            Ok(m) => builder = builder.classifier(Some(m)),
+            Err(e) => {
+                eprintln!("explain: --model: {e}");
                 return ExitCode::from(2);
             }
         }

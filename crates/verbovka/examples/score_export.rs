@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example score_export -- PATH [--all] [--threshold X]
-//!     [--format jsonl|csv|html] [--out FILE] [--rules FILE]
+//!     [--format jsonl|csv|html] [--out FILE] [--rules FILE] [--model DIR]
 //! ```
 //! `PATH` is an export folder or file, JSON (`result.json`) or HTML (`messages*.html`),
 //! detected. One record per flagged message (every message with `--all`) goes to `--out` or
@@ -59,12 +59,13 @@ struct Args {
     format: OutFormat,
     out: Option<String>,
     rules: Option<String>,
+    model: Option<String>,
 }
 
 const HELP: &str = "Scores every message of a Telegram Desktop export and writes the flagged ones.
 
 usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv|html] [--out FILE]
-                    [--rules FILE]
+                    [--rules FILE] [--model DIR]
 
   PATH             an export folder or file: JSON (result.json) or HTML (messages*.html)
   --all            write every message, not only the flagged ones
@@ -74,8 +75,10 @@ usage: score_export PATH [--all] [--threshold X] [--format jsonl|csv|html] [--ou
                    filters; at most 100,000 messages, the rest counted)
   --out FILE       write records (or the report) here instead of stdout
   --rules FILE     add the rules of FILE (the format of the embedded default.toml: allow
-                   rules with role \"legit\", own cues) to the embedded rules; a rule
+                   rules with role \"allow\", own cues) to the embedded rules; a rule
                    with a default rule's id replaces it
+  --model DIR      score with the model in DIR (e.g. one the lab's `learn` wrote from your
+                   corrections) instead of the embedded one
   -h, --help       this text
 
 Exit status: 0 every message read was scored (or held nothing to score), 1 part of the
@@ -95,6 +98,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         format: OutFormat::Jsonl,
         out: None,
         rules: None,
+        model: None,
     };
     let mut path = None;
     while let Some(arg) = parser.next().map_err(e)? {
@@ -120,6 +124,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             Long("out") => args.out = Some(parser.value().map_err(e)?.string().map_err(e)?),
             Long("rules") => args.rules = Some(parser.value().map_err(e)?.string().map_err(e)?),
+            Long("model") => args.model = Some(parser.value().map_err(e)?.string().map_err(e)?),
             Short('h') | Long("help") => return Ok(None),
             Value(v) if path.is_none() => path = Some(v.string().map_err(e)?),
             other => return Err(other.unexpected().to_string()),
@@ -340,6 +345,15 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: --rules: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(dir) = &args.model {
+        match verbovka::model::load_dir(dir) {
+            Ok(model) => builder = builder.classifier(Some(model)),
+            Err(e) => {
+                eprintln!("error: --model: {e}");
                 return ExitCode::from(2);
             }
         }

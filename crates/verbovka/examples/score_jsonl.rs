@@ -92,7 +92,7 @@ const HELP: &str =
     "Scores JSON Lines: one object with a \"text\" field per line in, one verdict per
 line out, in input order.
 
-usage: score_jsonl [FILE] [--format jsonl|html] [--all] [--out FILE] [--rules FILE]
+usage: score_jsonl [FILE] [--format jsonl|html] [--all] [--out FILE] [--rules FILE] [--model DIR]
                              (reads stdin without FILE)
 
   --format F       jsonl (default): one verdict per line; html: one self-contained report
@@ -101,7 +101,9 @@ usage: score_jsonl [FILE] [--format jsonl|html] [--all] [--out FILE] [--rules FI
   --all            with html: every line, not only the flagged ones
   --out FILE       write here instead of stdout
   --rules FILE     add the rules of FILE (the format of the embedded default.toml: allow
-                   rules with role \"legit\", own cues) to the embedded rules
+                   rules with role \"allow\", own cues) to the embedded rules
+  --model DIR      score with the model in DIR (e.g. one the lab's `learn` wrote) instead of
+                   the embedded one
 
 A line that is not JSON or has no string `text` gets {\"error\": ...} in its place; a
 text longer than 1 MiB is cut there (its record says \"text_truncated\": true).
@@ -136,6 +138,7 @@ fn run(tally: &mut Tally) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut all = false;
     let mut out_path: Option<String> = None;
     let mut rules_path: Option<String> = None;
+    let mut model_dir: Option<String> = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => {
@@ -152,6 +155,7 @@ fn run(tally: &mut Tally) -> Result<Outcome, Box<dyn std::error::Error>> {
             Long("all") => all = true,
             Long("out") => out_path = Some(parser.value()?.string()?),
             Long("rules") => rules_path = Some(parser.value()?.string()?),
+            Long("model") => model_dir = Some(parser.value()?.string()?),
             Value(v) if path.is_none() => path = Some(v.string()?),
             other => {
                 return Err(
@@ -183,6 +187,11 @@ fn run(tally: &mut Tally) -> Result<Outcome, Box<dyn std::error::Error>> {
         }
         rules_note = format!(" + {} rules from {p}", u.count);
         builder = builder.rules(u.set);
+    }
+    if let Some(dir) = &model_dir {
+        builder = builder.classifier(Some(
+            verbovka::model::load_dir(dir).map_err(|e| format!("--model: {e}"))?,
+        ));
     }
     let detector = builder.build()?;
     let mut out: Box<dyn Write> = match &out_path {

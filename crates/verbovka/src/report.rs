@@ -839,7 +839,7 @@ const LIST_HTML: &str = r#"<section class="list"><div class="bar" id="vb-bar">
 </div>
 <div class="pager"><button type="button" id="vb-prev" aria-label="previous page">‹</button><span id="vb-pos"></span><button type="button" id="vb-next" aria-label="next page">›</button></div>
 </div>
-<div class="legend"><span class="lbl">evidence</span><mark class="hl r-action">action</mark><mark class="hl r-target">target</mark><mark class="hl r-hook">hook</mark><mark class="hl r-payment">payment</mark><mark class="hl r-contact">contact</mark><mark class="hl r-proof">proof</mark><mark class="hl r-secrecy">secrecy</mark><mark class="hl r-urgency">urgency</mark><mark class="hl neg">counter: news, warning, reported, legit / allow</mark></div>
+<div class="legend"><span class="lbl">evidence</span><mark class="hl r-action">action</mark><mark class="hl r-target">target</mark><mark class="hl r-hook">hook</mark><mark class="hl r-payment">payment</mark><mark class="hl r-contact">contact</mark><mark class="hl r-proof">proof</mark><mark class="hl r-secrecy">secrecy</mark><mark class="hl r-urgency">urgency</mark><mark class="hl neg">counter: news, warning, reported, legit, allow</mark></div>
 <div id="vb-list" aria-live="polite"><noscript><p class="none">The message list needs JavaScript; the summary above does not.</p></noscript></div>
 <div class="pager foot"><button type="button" id="vb-prev2" aria-label="previous page">‹ previous</button><span id="vb-pos2"></span><button type="button" id="vb-next2" aria-label="next page">next ›</button></div>
 <p id="vb-ready" hidden></p>

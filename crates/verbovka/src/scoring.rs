@@ -19,6 +19,10 @@
 //! * `E(c)` = `g·core(c) + min(support, core(c)) − counter` for sabotage and reconnaissance,
 //!   with `g = min(1, ½ + support/2)`, and `core(c) + support − counter` for lure.
 //!
+//! * **allow rules** (role `allow`, an operator's own file: a channel's handle, a known
+//!   employer) are not part of `E(c)`: their summed weight is subtracted from every category's
+//!   fused log-odds as it stands ([`Term::Allow`], weight 1), outside `counter_cap`.
+//!
 //! Support counts for sabotage and reconnaissance only as far as there is evidence specific to
 //! them: "paid at once, DM me" alone is at most a lure, never sabotage. And an ad offers
 //! something or names a way to answer: targets and actions with no support at all (as in a
@@ -181,7 +185,10 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
             continue;
         };
         let weight = rule.weight * h.factor;
-        if rule.role.is_negative() {
+        if rule.role == Role::Allow {
+            // Outside `counter` and its cap: it acts through its own fusion term only.
+            against[rule.role as usize] += weight;
+        } else if rule.role.is_negative() {
             counter += weight;
             against[rule.role as usize] += weight;
         } else {
@@ -200,7 +207,9 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
     let counter_cap = rules.scoring().counter_cap;
     let roles = Category::ALL.map(|c| {
         std::array::from_fn(|r| {
-            if against[r] > 0.0 {
+            if r == Role::Allow as usize {
+                -against[r]
+            } else if against[r] > 0.0 {
                 -against[r].min(counter_cap)
             } else {
                 role_total(c.index(), r) + role_total(3, r)
@@ -229,7 +238,7 @@ pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
 
 /// Number of [`crate::rules::Role`] variants.
 pub const ROLES: usize = Role::ALL.len();
-const _: () = assert!(Role::Legit as usize + 1 == ROLES);
+const _: () = assert!(Role::Allow as usize + 1 == ROLES);
 /// Share of a role's weaker rules in its total.
 const ROLE_REST: f32 = 0.5;
 
@@ -269,6 +278,11 @@ pub enum Term {
     Reported,
     /// The [`Role::Legit`] part (≤ 0).
     Legit,
+    /// The [`Role::Allow`] part (≤ 0): minus the weights of the allow rules that fired. Its
+    /// weight is 1 in every fusion unless a calibration file says otherwise; `calibrate`
+    /// never fits it (dev has no allow rules), so an allow rule of weight `w` lowers every
+    /// category's log-odds by exactly `w`.
+    Allow,
 }
 
 /// Number of [`Term`] variants.
@@ -292,6 +306,7 @@ impl Term {
         Term::Warning,
         Term::Reported,
         Term::Legit,
+        Term::Allow,
     ];
 
     /// Position in [`Term::ALL`].
@@ -326,7 +341,7 @@ impl Term {
     }
 }
 
-const _: () = assert!(Role::Legit as usize + 3 == Term::Legit as usize);
+const _: () = assert!(Role::Allow as usize + 3 == Term::Allow as usize);
 
 impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -368,6 +383,7 @@ impl<'de> Deserialize<'de> for TermWeights {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let map = std::collections::BTreeMap::<Term, f32>::deserialize(d)?;
         let mut w = TermWeights::default();
+        w.set(Term::Allow, 1.0);
         for (t, v) in map {
             w.set(t, v);
         }
@@ -451,7 +467,8 @@ impl Fusion {
                 let mut w = TermWeights::default();
                 w.set(Term::Offset, o)
                     .set(Term::Model, model_scale)
-                    .set(Term::Rules, rule_scale);
+                    .set(Term::Rules, rule_scale)
+                    .set(Term::Allow, 1.0);
                 w
             }),
         }
@@ -843,9 +860,14 @@ keywords = ["задержан"]
         let json = serde_json::to_string(&old).unwrap();
         assert_eq!(
             json,
-            r#"{"sabotage":{"model":1.0,"rules":0.5},"reconnaissance":{"offset":-1.0,"model":1.0,"rules":0.5},"lure":{"model":1.0,"rules":0.5}}"#
+            r#"{"sabotage":{"model":1.0,"rules":0.5,"allow":1.0},"reconnaissance":{"offset":-1.0,"model":1.0,"rules":0.5,"allow":1.0},"lure":{"model":1.0,"rules":0.5,"allow":1.0}}"#
         );
         assert_eq!(serde_json::from_str::<Fusion>(&json).unwrap(), old);
+        // Files written before allow rules existed give them weight 1; an explicit weight stays.
+        let before = r#"{"sabotage":{"model":1.0},"reconnaissance":{"model":1.0},"lure":{"model":1.0,"allow":0.5}}"#;
+        let f: Fusion = serde_json::from_str(before).unwrap();
+        assert_eq!(f.weights[Category::Sabotage].get(Term::Allow), 1.0);
+        assert_eq!(f.weights[Category::Lure].get(Term::Allow), 0.5);
         old.validate().unwrap();
         let mut bad = old;
         bad.weights[Category::Lure].set(Term::Warning, -0.1);

@@ -50,8 +50,8 @@ const TABLE: &[(&str, Label, Label, Option<&str>)] = &[
         Label::Benign,
         Some("allow.employer"),
     ),
-    // The cap on counter-evidence: an explicit offer naming the allowed handle stays flagged,
-    // the allow rule listed against it.
+    // An explicit offer naming the allowed handle stays flagged (its log-odds stand far above
+    // the allow rule's weight), the allow rule listed against it.
     (
         "Треба підпалити авто ЗСУ, 500$ одразу після відео, пиши @odesa_dostavka",
         Label::Sabotage,
@@ -81,7 +81,7 @@ fn an_allow_rule_turns_a_known_channels_ad_benign_and_shows_in_the_verdict() {
             Some(id) => {
                 let e = hit.unwrap_or_else(|| panic!("{id} is in the evidence of {text}\n{v1}"));
                 assert_eq!(e.rule, id);
-                assert_eq!(e.role, verbovka::rules::Role::Legit);
+                assert_eq!(e.role, verbovka::rules::Role::Allow);
                 assert!(e.weight < 0.0, "shown as counter-evidence: {}", e.weight);
                 assert_eq!(
                     Some(e.text.as_str()),
@@ -89,22 +89,25 @@ fn an_allow_rule_turns_a_known_channels_ad_benign_and_shows_in_the_verdict() {
                     "span into the text"
                 );
                 assert!(e.explain.starts_with("allow-listed"), "{}", e.explain);
-                // The rule's part is in the contributions: the rules term of the category
-                // that was flagged fell.
-                let c = before.category().expect("flagged before");
-                let rules_logit = |v: &verbovka::Verdict| {
-                    v.contributions
+                // The rule's part is in the contributions: every category's `allow` term is
+                // minus the rule's weight, and nothing else moved.
+                for c in verbovka::Category::ALL {
+                    let allow: Vec<f32> = v1
+                        .contributions
                         .iter()
-                        .filter(|k| k.category == c && k.term == verbovka::Term::Rules)
+                        .filter(|k| k.category == c && k.term == verbovka::Term::Allow)
                         .map(|k| k.logit)
-                        .sum::<f32>()
-                };
-                assert!(
-                    rules_logit(&v1) < rules_logit(&v0) - 1.0,
-                    "the rules' part fell: {} -> {}",
-                    rules_logit(&v0),
-                    rules_logit(&v1)
-                );
+                        .collect();
+                    assert_eq!(allow, [e.weight], "{c}: {:?}", v1.contributions);
+                    let others = |v: &verbovka::Verdict| -> f32 {
+                        v.contributions
+                            .iter()
+                            .filter(|k| k.category == c && k.term != verbovka::Term::Allow)
+                            .map(|k| k.logit)
+                            .sum()
+                    };
+                    assert!((others(&v0) - others(&v1)).abs() < 1e-4, "{c}");
+                }
                 assert!(v1.to_string().contains(id), "Display lists the rule:\n{v1}");
             }
         }
@@ -116,7 +119,7 @@ fn an_allow_rule_turns_a_known_channels_ad_benign_and_shows_in_the_verdict() {
 #[test]
 fn a_broken_rule_file_fails_naming_the_rule_and_the_reason() {
     let rule = |id: &str, body: &str| {
-        format!("[[rule]]\nid = \"{id}\"\ncategory = \"any\"\nrole = \"legit\"\nweight = 6.0\nexplain = \"allow-listed\"\n{body}\n")
+        format!("[[rule]]\nid = \"{id}\"\ncategory = \"any\"\nrole = \"allow\"\nweight = 6.0\nexplain = \"allow-listed\"\n{body}\n")
     };
     let cases: Vec<(String, &[&str])> = vec![
         (
@@ -125,7 +128,7 @@ fn a_broken_rule_file_fails_naming_the_rule_and_the_reason() {
                 "allow.neg",
                 "weight must be in (0, 10], got -6",
                 "role gives the sign",
-                "`legit`",
+                "role `allow`",
             ],
         ),
         (
@@ -136,7 +139,7 @@ fn a_broken_rule_file_fails_naming_the_rule_and_the_reason() {
             rule("allow.cat", "keywords = [\"@odesa_dostavka\"]").replace("\"any\"", "\"lure\""),
             &[
                 "allow.cat",
-                "negative role `legit` must have category `any`",
+                "negative role `allow` must have category `any`",
             ],
         ),
         (
@@ -166,8 +169,8 @@ fn a_broken_rule_file_fails_naming_the_rule_and_the_reason() {
         ),
         (
             rule("allow.role", "keywords = [\"@odesa_dostavka\"]")
-                .replace("\"legit\"", "\"allow\""),
-            &["unknown variant `allow`", "legit"],
+                .replace("\"allow\"", "\"allowed\""),
+            &["unknown variant `allowed`", "allow"],
         ),
         (
             rule(

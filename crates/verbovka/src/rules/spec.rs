@@ -67,11 +67,16 @@ pub enum Role {
     Reported,
     /// Counter-evidence: a legitimate context (official employment, fundraising report).
     Legit,
+    /// An operator's allow rule (a channel's own handle, a known employer, a phrase): its
+    /// weight is subtracted from every category's fused log-odds as it stands, outside
+    /// `counter_cap` and the calibrated rule scale, so a user can overrule the detector for
+    /// what they know to be harmless. Meant for user rule files, not the embedded one.
+    Allow,
 }
 
 impl Role {
     /// Every role, in declaration order (the index order of per-role arrays).
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Action,
         Role::Target,
         Role::Hook,
@@ -84,13 +89,14 @@ impl Role {
         Role::Warning,
         Role::Reported,
         Role::Legit,
+        Role::Allow,
     ];
 
     /// Whether hits of this role lower the scores.
     pub fn is_negative(self) -> bool {
         matches!(
             self,
-            Role::News | Role::Warning | Role::Reported | Role::Legit
+            Role::News | Role::Warning | Role::Reported | Role::Legit | Role::Allow
         )
     }
 
@@ -109,6 +115,7 @@ impl Role {
             Role::Warning => "warning",
             Role::Reported => "reported",
             Role::Legit => "legit",
+            Role::Allow => "allow",
         }
     }
 }
@@ -290,9 +297,9 @@ impl RuleSpec {
             }
             if !(r.weight.is_finite() && r.weight > 0.0 && r.weight <= 10.0) {
                 let hint = if r.weight < 0.0 {
-                    "; the role gives the sign: for counter-evidence or an allow rule write a \
-                     positive weight with role `legit` (or `news`, `warning`, `reported`) and \
-                     category `any`"
+                    "; the role gives the sign: for an allow rule write a positive weight with \
+                     role `allow` and category `any` (counter-evidence: `legit`, `news`, \
+                     `warning`, `reported`)"
                 } else {
                     ""
                 };
