@@ -228,6 +228,64 @@ fn bad_rule_files_name_the_rule() {
     );
     let neg = base("keywords = [\"суд\"]").replace("role = \"action\"", "role = \"news\"");
     assert!(matches!(rule_error(&neg), Error::Rule { message, .. } if message.contains("any")));
+    // Patterns that can match nothing at all are refused (they matched at every position and
+    // made the search quadratic-like: 24 s on 400 KB), in `patterns` and in `neutral`.
+    for p in ["(?:п.*щ)?", "а*", "(?:)", "\\b", "^", "(?:поджог|)"] {
+        let e = rule_error(&base(&format!("patterns = ['{p}']")));
+        assert!(
+            matches!(&e, Error::Rule { rule, message } if rule == "r1" && message.contains("empty string")),
+            "{p}: {e}"
+        );
+        let e = rule_error(&base(&format!(
+            "keywords = [\"поджог\"]\nneutral = ['{p}']"
+        )));
+        assert!(
+            matches!(&e, Error::Rule { message, .. } if message.contains("empty string")),
+            "neutral {p}: {e}"
+        );
+    }
+    // A `*` ends a stem once: `по**` is refused as the message says.
+    for k in ["по**", "**", "*по", "по** лс"] {
+        let e = rule_error(&base(&format!("keywords = [\"{k}\"]")));
+        assert!(
+            matches!(&e, Error::Rule { message, .. } if message.contains("may not start it or repeat")),
+            "{k}: {e}"
+        );
+    }
+}
+
+/// `RuleSpec::extend` is linear: 100,000 user rules (some replacing their own earlier ids)
+/// merge into the embedded file by id, in order, replacing in place.
+#[test]
+fn extend_merges_many_rules_by_id() {
+    let mut spec = RuleSpec::embedded().unwrap();
+    let before = spec.rules.len();
+    let first = spec.rules[0].id.clone();
+    let mut user = RuleSpec::embedded().unwrap();
+    user.rules.truncate(1);
+    let template = user.rules[0].clone();
+    user.rules = (0..100_000)
+        .map(|i| {
+            let mut r = template.clone();
+            r.id = if i == 7 {
+                first.clone()
+            } else {
+                format!("u{}", i % 99_990)
+            };
+            r.explain = format!("user rule {i}");
+            r
+        })
+        .collect();
+    spec.extend(user);
+    assert_eq!(spec.rules.len(), before + 99_990);
+    assert_eq!(spec.rules[0].id, first);
+    assert_eq!(spec.rules[0].explain, "user rule 7");
+    let last = spec.rules.iter().find(|r| r.id == "u3").unwrap();
+    assert_eq!(
+        last.explain, "user rule 99993",
+        "a later rule with the same id replaces"
+    );
+    assert_eq!(spec.rules[before].id, "u0");
 }
 
 #[test]

@@ -210,6 +210,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             CalibrationTargets::default(),
             Windows::Stride,
         )
+        .map_err(|e| e.to_string())
     })?;
     eprintln!(
         "recalibrated on {}: {}, thresholds {:?} (dev binary F1 {:.3}, hard FPR {:.3})",
