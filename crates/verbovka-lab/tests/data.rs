@@ -536,10 +536,13 @@ fn background_files_for_evaluation() {
     assert!(err.to_string().contains("bg.jsonl:2"), "{err}");
 }
 
-/// The shipped detector's figures on the repo's own test split, as floors just under what the
-/// model card reports (2026-12-03: binary F1 0.9485, hard-negative FPR 5.56 %, obfuscated recall
-/// 94.6 %, transliterated recall 92.6 %): a change that loses more fails here. (Issue 3's targets,
-/// F1 ≥ 0.95 and hard FPR ≤ 5 %, were met on the splits before issue 11 added attack,
+/// The shipped detector's figures on the repo's own test split (without its background), as
+/// floors just under what the model card reports (2026-12-04, the learned members: binary F1
+/// 0.9513, hard-negative FPR 2.97 %, obfuscated recall 93.5 %, transliterated recall 90.0 %; the
+/// 2026-12-03 members: 0.9485, 5.56 %, 94.6 %, 92.6 % — the fine-tuning traded recall for half
+/// the false alarms on hard negatives, so the hard-negative floor is tightened and the
+/// transliteration floor lowered by a point): a change that loses more fails here. (Issue 3's
+/// targets, F1 ≥ 0.95 and hard FPR ≤ 5 %, were met on the splits before issue 11 added attack,
 /// counterfactual, transliterated and wrapped items; the previous ensemble scores F1 0.9285 and
 /// obfuscated recall 88.7 % on this split.) Without an embedded model the test reports and skips.
 #[test]
@@ -570,7 +573,7 @@ fn detector_holds_its_figures_on_the_test_split() {
         r.binary.f1
     );
     assert!(
-        r.hard_negative_fpr.rate <= 0.06,
+        r.hard_negative_fpr.rate <= 0.035,
         "hard FPR {:.4}\n{summary}",
         r.hard_negative_fpr.rate
     );
@@ -581,7 +584,7 @@ fn detector_holds_its_figures_on_the_test_split() {
     );
     let translit = r.by_tag.get("translit").map(|m| m.recall.rate);
     assert!(
-        translit.is_some_and(|x| x >= 0.9),
+        translit.is_some_and(|x| x >= 0.89),
         "transliterated recall {translit:?}\n{summary}"
     );
 }
