@@ -22,11 +22,10 @@ use verbovka::model::{
     WEIGHTS_FILE,
 };
 
-use crate::nn::Pass;
 use crate::rng::Rng;
 use crate::train::{
-    classification_loss, clip, combine, drop_tokens, init_model, mean_bce, normalise, predict_fast,
-    run_parts, save_model, schedule, smooth, sorted_vars, split_ranges, targets_of, AdamW, Example,
+    init_model, mean_bce, normalise, predict_fast, save_model, schedule, smooth, sorted_vars, step,
+    targets_of, AdamW, Example, StepSettings,
 };
 use crate::{Error, Label, Result};
 
@@ -385,40 +384,28 @@ fn finetune_member(
 
     let mut opt = AdamW::new(&vars, opts.weight_decay);
     let warmup = (opts.steps / 10).max(1);
-    for (step, (c, o)) in batches.iter().enumerate() {
-        let items: Vec<(&[u32], Label)> = c
+    let settings = StepSettings {
+        pad_id: cfg.pad_id,
+        token_dropout: opts.token_dropout,
+        dropout: opts.dropout,
+        clip_norm: opts.clip_norm,
+        workers: opts.workers,
+    };
+    for (k, (c, o)) in batches.iter().enumerate() {
+        let items: Vec<(&[u32], [f32; 3])> = c
             .iter()
             .map(|&i| (corr_rows[i].as_slice(), corr_labels[i]))
             .chain(o.iter().map(|&i| (orig_rows[i].as_slice(), orig_labels[i])))
+            .map(|(row, l)| (row, smooth(targets_of(l), opts.label_smoothing)))
             .collect();
-        let ranges = split_ranges(items.len(), opts.workers);
-        let seeds: Vec<u64> = (0..ranges.len()).map(|_| rng.next_u64()).collect();
-        let parts = run_parts(ranges.len(), |w| {
-            let part = &items[ranges[w].clone()];
-            let mut r = Rng::new(seeds[w]);
-            let rows: Vec<Vec<u32>> = part
-                .iter()
-                .map(|(row, _)| drop_tokens(row, opts.token_dropout, &mut r))
-                .collect();
-            let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-            let targets: Vec<[f32; 3]> = part
-                .iter()
-                .map(|(_, l)| smooth(targets_of(*l), opts.label_smoothing))
-                .collect();
-            let mut pass = Pass::training(opts.dropout, r.next_u64());
-            let loss = classification_loss(&encoder, &rows, &targets, cfg.pad_id, &mut pass)?;
-            let grads = loss.backward()?;
-            let g = vars
-                .iter()
-                .map(|(_, v)| grads.get(v.as_tensor()).cloned())
-                .collect();
-            Ok((g, loss.to_scalar::<f32>()?, part.len()))
-        })?;
-        let (mut grads, _) = combine(parts)?;
-        clip(&mut grads, opts.clip_norm)?;
-        opt.step(
-            &grads,
-            schedule(step, opts.steps, warmup, opts.learning_rate),
+        step(
+            &encoder,
+            &vars,
+            &mut opt,
+            &items,
+            &settings,
+            schedule(k, opts.steps, warmup, opts.learning_rate),
+            &mut rng,
         )?;
     }
     let after = losses(&vars)?;

@@ -497,6 +497,55 @@ impl AdamW {
     }
 }
 
+/// What one optimisation step needs besides the batch (see [`step`]).
+pub(crate) struct StepSettings {
+    pub pad_id: u32,
+    pub token_dropout: f32,
+    pub dropout: f32,
+    pub clip_norm: f32,
+    pub workers: usize,
+}
+
+/// One optimisation step of training and of `learn`'s fine-tuning: the batch of (token row,
+/// target) split over `workers` threads, each deleting tokens and drawing dropout from its
+/// own seed (drawn from `rng` in part order), gradients averaged, clipped, one AdamW step at
+/// `lr`. Returns the batch's mean loss.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step(
+    encoder: &Encoder,
+    vars: &[(String, Var)],
+    opt: &mut AdamW,
+    items: &[(&[u32], [f32; 3])],
+    s: &StepSettings,
+    lr: f64,
+    rng: &mut Rng,
+) -> Result<f32> {
+    let ranges = split_ranges(items.len(), s.workers);
+    let seeds: Vec<u64> = (0..ranges.len()).map(|_| rng.next_u64()).collect();
+    let parts = run_parts(ranges.len(), |w| {
+        let part = &items[ranges[w].clone()];
+        let mut r = Rng::new(seeds[w]);
+        let rows: Vec<Vec<u32>> = part
+            .iter()
+            .map(|(row, _)| drop_tokens(row, s.token_dropout, &mut r))
+            .collect();
+        let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        let targets: Vec<[f32; 3]> = part.iter().map(|(_, t)| *t).collect();
+        let mut pass = Pass::training(s.dropout, r.next_u64());
+        let loss = classification_loss(encoder, &rows, &targets, s.pad_id, &mut pass)?;
+        let grads = loss.backward()?;
+        let g = vars
+            .iter()
+            .map(|(_, v)| grads.get(v.as_tensor()).cloned())
+            .collect();
+        Ok((g, loss.to_scalar::<f32>()?, part.len()))
+    })?;
+    let (mut grads, loss) = combine(parts)?;
+    clip(&mut grads, s.clip_norm)?;
+    opt.step(&grads, lr)?;
+    Ok(loss)
+}
+
 /// Runs `f(part)` for `parts` parts on as many scoped OS threads (inline for one part).
 pub(crate) fn run_parts<T: Send, F: Fn(usize) -> Result<T> + Sync>(
     parts: usize,
@@ -943,40 +992,31 @@ pub fn train(opts: &TrainOptions, progress: &mut dyn FnMut(Progress)) -> Result<
         });
         let mut loss_sum = 0f64;
         for (k, batch) in batches.iter().enumerate() {
-            let ranges = split_ranges(batch.len(), opts.workers);
-            let seeds: Vec<u64> = (0..ranges.len()).map(|_| rng.next_u64()).collect();
-            let parts = run_parts(ranges.len(), |w| {
-                let idx = &batch[ranges[w].clone()];
-                let mut r = Rng::new(seeds[w]);
-                let rows: Vec<Vec<u32>> = idx
-                    .iter()
-                    .map(|&i| drop_tokens(&train_rows[i], opts.token_dropout, &mut r))
-                    .collect();
-                let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-                let targets: Vec<[f32; 3]> = idx
-                    .iter()
-                    .map(|&i| {
-                        let label = smooth(targets_of(train_labels[i]), opts.label_smoothing);
-                        match &teacher_probs {
-                            Some(t) => distill(label, t[i], opts.distill_weight),
-                            None => label,
-                        }
-                    })
-                    .collect();
-                let mut pass = Pass::training(opts.dropout, r.next_u64());
-                let loss = classification_loss(&encoder, &rows, &targets, cfg.pad_id, &mut pass)?;
-                let grads = loss.backward()?;
-                let g = vars
-                    .iter()
-                    .map(|(_, v)| grads.get(v.as_tensor()).cloned())
-                    .collect();
-                Ok((g, loss.to_scalar::<f32>()?, idx.len()))
-            })?;
-            let (mut grads, loss) = combine(parts)?;
-            clip(&mut grads, opts.clip_norm)?;
-            opt.step(
-                &grads,
+            let items: Vec<(&[u32], [f32; 3])> = batch
+                .iter()
+                .map(|&i| {
+                    let label = smooth(targets_of(train_labels[i]), opts.label_smoothing);
+                    let target = match &teacher_probs {
+                        Some(t) => distill(label, t[i], opts.distill_weight),
+                        None => label,
+                    };
+                    (train_rows[i].as_slice(), target)
+                })
+                .collect();
+            let loss = step(
+                &encoder,
+                &vars,
+                &mut opt,
+                &items,
+                &StepSettings {
+                    pad_id: cfg.pad_id,
+                    token_dropout: opts.token_dropout,
+                    dropout: opts.dropout,
+                    clip_norm: opts.clip_norm,
+                    workers: opts.workers,
+                },
                 schedule(global_step, total_steps, warmup, opts.learning_rate),
+                &mut rng,
             )?;
             if let Some(ema) = &mut ema {
                 ema.update(&vars, global_step)?;
