@@ -17,7 +17,8 @@ use verbovka_datafusion::{cluster, messages, Functions};
 const DEFAULT_QUERY: &str = "SELECT chat, count(*) AS flagged FROM messages \
      WHERE verbovka_label(text) <> 'benign' GROUP BY chat ORDER BY flagged DESC, chat";
 
-const USAGE: &str = "usage: ballista_client [--scheduler df://HOST:PORT] [--partitions N] PATH [QUERY]";
+const USAGE: &str =
+    "usage: ballista_client [--scheduler df://HOST:PORT] [--partitions N] PATH [QUERY]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,10 +47,12 @@ async fn main() -> ExitCode {
     };
     let run = async {
         let ctx = cluster::remote_context(&scheduler, &Functions::new()).await?;
-        ctx.sql(&format!("SET datafusion.execution.target_partitions = {partitions}"))
-            .await?
-            .collect()
-            .await?;
+        ctx.sql(&format!(
+            "SET datafusion.execution.target_partitions = {partitions}"
+        ))
+        .await?
+        .collect()
+        .await?;
         messages::register_messages(&ctx, "messages", &PathBuf::from(&path)).await?;
         ctx.sql(&query).await?.show().await
     };

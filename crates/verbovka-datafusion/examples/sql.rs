@@ -19,8 +19,10 @@ const DEFAULT_QUERY: &str = "SELECT chat, count(*) AS flagged FROM messages \
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next().filter(|a| a != "-h" && a != "--help") else {
-        eprintln!("usage: sql PATH [QUERY]\n\nPATH: a folder or file of .parquet or .jsonl messages, \
-                   table `messages`\ndefault QUERY: {DEFAULT_QUERY}");
+        eprintln!(
+            "usage: sql PATH [QUERY]\n\nPATH: a folder or file of .parquet or .jsonl messages, \
+                   table `messages`\ndefault QUERY: {DEFAULT_QUERY}"
+        );
         return ExitCode::from(2);
     };
     let query = args.next().unwrap_or_else(|| DEFAULT_QUERY.to_string());

@@ -30,17 +30,23 @@ struct Out {
 
 impl Out {
     fn push(&mut self, m: &verbovka::telegram::Message) -> Result<(), String> {
-        if self.sink.as_ref().is_some_and(|s| s.rows() >= self.per_file) {
+        if self
+            .sink
+            .as_ref()
+            .is_some_and(|s| s.rows() >= self.per_file)
+        {
             self.close()?;
         }
         if self.sink.is_none() {
             let path = self.dir.join(format!("part-{:05}.parquet", self.files));
             let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            self.sink = Some(ParquetSink::new(file).map_err(|e| format!("{}: {e}", path.display()))?);
+            self.sink =
+                Some(ParquetSink::new(file).map_err(|e| format!("{}: {e}", path.display()))?);
             self.files += 1;
         }
         let sink = self.sink.as_mut().expect("opened above");
-        sink.push(m).map_err(|e| format!("writing {}: {e}", self.dir.display()))
+        sink.push(m)
+            .map_err(|e| format!("writing {}: {e}", self.dir.display()))
     }
 
     fn close(&mut self) -> Result<(), String> {
@@ -61,10 +67,12 @@ fn main() -> ExitCode {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => dir = args.next().map(PathBuf::from),
-            "--rows-per-file" => match args.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0) {
-                Some(n) => per_file = n,
-                None => return fail("--rows-per-file needs a positive number"),
-            },
+            "--rows-per-file" => {
+                match args.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0) {
+                    Some(n) => per_file = n,
+                    None => return fail("--rows-per-file needs a positive number"),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

@@ -35,7 +35,12 @@ fn ballista_err(e: ballista_core::error::BallistaError) -> datafusion::error::Da
 
 /// A scheduler's configuration with the functions on its session builder; `external_host` is
 /// the name executors and clients use to reach it.
-pub fn scheduler_config(functions: &Functions, bind_host: &str, external_host: &str, port: u16) -> SchedulerConfig {
+pub fn scheduler_config(
+    functions: &Functions,
+    bind_host: &str,
+    external_host: &str,
+    port: u16,
+) -> SchedulerConfig {
     let functions = functions.clone();
     let builder: ballista_scheduler::SessionBuilder = Arc::new(move |config| {
         let mut state = default_session_builder(config)?;
@@ -53,14 +58,18 @@ pub fn scheduler_config(functions: &Functions, bind_host: &str, external_host: &
 
 /// Runs a scheduler on `listener` until the process ends (in-memory cluster state: one
 /// scheduler per cluster).
-pub async fn run_scheduler(listener: tokio::net::TcpListener, config: SchedulerConfig) -> Result<()> {
+pub async fn run_scheduler(
+    listener: tokio::net::TcpListener,
+    config: SchedulerConfig,
+) -> Result<()> {
     config.validate().map_err(ballista_err)?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(ballista_err)?;
-    let scheduler = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
-        .await
-        .map_err(ballista_err)?;
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
+            .await
+            .map_err(ballista_err)?;
     start_grpc_service_with_listener(listener, scheduler)
         .await
         .map_err(ballista_err)
@@ -70,7 +79,9 @@ pub async fn run_scheduler(listener: tokio::net::TcpListener, config: SchedulerC
 pub fn executor_registry(functions: &Functions) -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
     for udf in functions.udfs() {
-        registry.scalar_functions.insert(udf.name().to_string(), udf);
+        registry
+            .scalar_functions
+            .insert(udf.name().to_string(), udf);
     }
     registry
 }
@@ -85,6 +96,8 @@ pub struct ExecutorOptions {
     pub external_host: Option<String>,
     /// Arrow Flight port.
     pub port: u16,
+    /// gRPC port the scheduler pushes tasks to (Ballista's default push-staged scheduling).
+    pub grpc_port: u16,
     /// Scheduler host and port.
     pub scheduler_host: String,
     /// Scheduler gRPC port.
@@ -101,6 +114,7 @@ pub fn executor_config(functions: &Functions, options: &ExecutorOptions) -> Exec
         bind_host: options.bind_host.clone(),
         external_host: options.external_host.clone(),
         port: options.port,
+        grpc_port: options.grpc_port,
         scheduler_host: options.scheduler_host.clone(),
         scheduler_port: options.scheduler_port,
         // Executors started with their scheduler wait for it rather than fail.
@@ -113,8 +127,11 @@ pub fn executor_config(functions: &Functions, options: &ExecutorOptions) -> Exec
 }
 
 /// Runs an executor until SIGINT/SIGTERM or the scheduler stops it. `on_ready` is called once,
-/// when its first poll of the scheduler succeeded (it is then registered).
-pub async fn run_executor(config: ExecutorProcessConfig, on_ready: impl FnOnce() + Send + 'static) -> Result<()> {
+/// when its first heartbeat to the scheduler succeeded (it is then registered).
+pub async fn run_executor(
+    config: ExecutorProcessConfig,
+    on_ready: impl FnOnce() + Send + 'static,
+) -> Result<()> {
     let health = config.health.clone();
     let watch = tokio::spawn(async move {
         while !health.is_ready() {
@@ -122,7 +139,9 @@ pub async fn run_executor(config: ExecutorProcessConfig, on_ready: impl FnOnce()
         }
         on_ready();
     });
-    let result = start_executor_process(Arc::new(config)).await.map_err(ballista_err);
+    let result = start_executor_process(Arc::new(config))
+        .await
+        .map_err(ballista_err);
     watch.abort();
     result
 }
@@ -137,10 +156,16 @@ pub async fn remote_context(url: &str, functions: &Functions) -> Result<SessionC
     Ok(ctx)
 }
 
-/// A free TCP port on `host` (bound, then released): for an executor started with port 0.
-pub fn free_port(host: &str) -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind((host, 0))?;
-    Ok(listener.local_addr()?.port())
+/// `n` distinct free TCP ports on `host` (bound together, then released): for an executor
+/// started with port 0, whose services bind their ports themselves.
+pub fn free_ports(host: &str, n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind((host, 0)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -147,8 +147,9 @@ pub fn detect_format(path: &Path) -> Result<TableFormat> {
             ),
         };
     }
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| datafusion::error::DataFusionError::IoError(e).context(path.display().to_string()))?;
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        datafusion::error::DataFusionError::IoError(e).context(path.display().to_string())
+    })?;
     let mut found: Option<TableFormat> = None;
     for entry in entries {
         let p = entry?.path();
@@ -179,11 +180,17 @@ pub fn detect_format(path: &Path) -> Result<TableFormat> {
 ///
 /// On a Ballista cluster the path is listed here (the client) and read by the executors: it
 /// must name the same files on every machine (a shared or copied folder, same path).
-pub async fn register_messages(ctx: &SessionContext, name: &str, path: &Path) -> Result<TableFormat> {
+pub async fn register_messages(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+) -> Result<TableFormat> {
     let format = detect_format(path)?;
     let mut location = path
         .canonicalize()
-        .map_err(|e| datafusion::error::DataFusionError::IoError(e).context(path.display().to_string()))?
+        .map_err(|e| {
+            datafusion::error::DataFusionError::IoError(e).context(path.display().to_string())
+        })?
         .display()
         .to_string();
     if path.is_dir() && !location.ends_with('/') {
@@ -195,8 +202,12 @@ pub async fn register_messages(ctx: &SessionContext, name: &str, path: &Path) ->
                 .await?
         }
         TableFormat::JsonLines(ext) => {
-            ctx.register_json(name, &location, JsonReadOptions::default().file_extension(ext))
-                .await?
+            ctx.register_json(
+                name,
+                &location,
+                JsonReadOptions::default().file_extension(ext),
+            )
+            .await?
         }
     }
     Ok(format)

@@ -394,7 +394,11 @@ fn score_array(scored: &[Option<Scored>]) -> Result<ArrayRef> {
     ];
     let nulls = NullBuffer::from_iter(scored.iter().map(Option::is_some));
     let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Ok(Arc::new(StructArray::try_new(score_fields(), columns, nulls)?))
+    Ok(Arc::new(StructArray::try_new(
+        score_fields(),
+        columns,
+        nulls,
+    )?))
 }
 
 fn evidence_array(name: &str, scored: &[Option<Scored>]) -> Result<ArrayRef> {

@@ -93,16 +93,38 @@ async fn two_executors_give_the_single_process_result() {
     // One process: the reference.
     let local = SessionContext::new();
     Functions::new().register(&local);
-    messages::register_messages(&local, "messages", &data).await.unwrap();
+    messages::register_messages(&local, "messages", &data)
+        .await
+        .unwrap();
     let mut want = Vec::new();
     for sql in QUERIES_SQL {
-        want.push(pretty_format_batches(&run(&local, sql).await).unwrap().to_string());
+        want.push(
+            pretty_format_batches(&run(&local, sql).await)
+                .unwrap()
+                .to_string(),
+        );
     }
-    assert!(want[0].lines().count() > 6, "flagged rows in several chats:\n{}", want[0]);
+    assert!(
+        want[0].lines().count() > 6,
+        "flagged rows in several chats:\n{}",
+        want[0]
+    );
 
     let mut procs = Procs(Vec::new());
     let slog = dir.0.join("scheduler.log");
-    let srx = spawn(&["scheduler", "--bind-host", "127.0.0.1", "--external-host", "127.0.0.1", "--port", "0"], &slog, &mut procs);
+    let srx = spawn(
+        &[
+            "scheduler",
+            "--bind-host",
+            "127.0.0.1",
+            "--external-host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        &slog,
+        &mut procs,
+    );
     let line = wait_for(&srx, "scheduler listening on", &slog);
     let port = line
         .split("127.0.0.1:")
@@ -116,8 +138,21 @@ async fn two_executors_give_the_single_process_result() {
     for k in 0..2 {
         let log = dir.0.join(format!("executor-{k}.log"));
         let rx = spawn(
-            &["executor", "--bind-host", "127.0.0.1", "--external-host", "127.0.0.1", "--port", "0",
-              "--scheduler", &scheduler, "--vcores", "1"],
+            &[
+                "executor",
+                "--bind-host",
+                "127.0.0.1",
+                "--external-host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--grpc-port",
+                "0",
+                "--scheduler",
+                &scheduler,
+                "--vcores",
+                "1",
+            ],
             &log,
             &mut procs,
         );
@@ -134,10 +169,16 @@ async fn two_executors_give_the_single_process_result() {
             .unwrap();
         // Twelve scan tasks for two one-slot executors: both get work.
         run(&ctx, "SET datafusion.execution.target_partitions = 12").await;
-        messages::register_messages(&ctx, "messages", &data).await.unwrap();
+        messages::register_messages(&ctx, "messages", &data)
+            .await
+            .unwrap();
         let mut got = Vec::new();
         for sql in QUERIES_SQL {
-            got.push(pretty_format_batches(&run(&ctx, sql).await).unwrap().to_string());
+            got.push(
+                pretty_format_batches(&run(&ctx, sql).await)
+                    .unwrap()
+                    .to_string(),
+            );
         }
         got
     };
@@ -147,11 +188,17 @@ async fn two_executors_give_the_single_process_result() {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w);
     }
-    assert_eq!(got[1].lines().count(), msgs.len() + 4, "a row per message (+ table frame)");
+    assert_eq!(
+        got[1].lines().count(),
+        msgs.len() + 4,
+        "a row per message (+ table frame)"
+    );
     // Both executors ran tasks: the result is the cluster's, not one executor's.
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap();
-        let tasks = text.matches("Received task").count();
+        // "Finished task" when the scheduler pushes tasks (Ballista's default), "Received
+        // task" when executors pull them.
+        let tasks = text.matches("Finished task").count() + text.matches("Received task").count();
         assert!(tasks > 0, "{} ran no task:\n{text}", log.display());
     }
     drop(procs);

@@ -23,8 +23,15 @@ fn detector() -> Arc<Detector> {
 /// Sample export texts, lab texts, empty and blank strings, and nulls (`None`) between them.
 fn texts() -> Vec<Option<String>> {
     let mut out: Vec<Option<String>> = Vec::new();
-    let sample: Vec<String> = common::sample_messages().into_iter().map(|m| m.text).collect();
-    assert!(sample.len() >= 20, "sample export has {} messages", sample.len());
+    let sample: Vec<String> = common::sample_messages()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert!(
+        sample.len() >= 20,
+        "sample export has {} messages",
+        sample.len()
+    );
     let extra = [
         String::new(),
         " ".into(),
@@ -71,8 +78,11 @@ async fn context(texts: &[Option<String>], ty: &DataType) -> SessionContext {
     }
     let ctx = SessionContext::new();
     Functions::with_detector(detector()).register(&ctx);
-    ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![batches]).unwrap()))
-        .unwrap();
+    ctx.register_table(
+        "t",
+        Arc::new(MemTable::try_new(schema, vec![batches]).unwrap()),
+    )
+    .unwrap();
     ctx
 }
 
@@ -106,26 +116,53 @@ async fn check_table(ctx: &SessionContext, texts: &[Option<String>]) {
         let label = b.column(2).as_string::<i32>();
         let evidence = b.column(3).as_string::<i32>();
         let s_label = s.column_by_name("label").unwrap().as_string::<i32>();
-        let f = |name: &str| s.column_by_name(name).unwrap().as_primitive::<Float32Type>().clone();
+        let f = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_primitive::<Float32Type>()
+                .clone()
+        };
         let (risk, sab, rec, lure) = (f("risk"), f("sabotage"), f("reconnaissance"), f("lure"));
         let truncated = s.column_by_name("truncated").unwrap().as_boolean();
         for i in 0..b.num_rows() {
             assert_eq!(idx.value(i) as usize, row);
             match &want[row] {
                 None => {
-                    assert!(s.is_null(i) && label.is_null(i) && evidence.is_null(i), "row {row}: null in, null out");
+                    assert!(
+                        s.is_null(i) && label.is_null(i) && evidence.is_null(i),
+                        "row {row}: null in, null out"
+                    );
                 }
                 Some(v) => {
-                    assert!(s.is_valid(i) && label.is_valid(i) && evidence.is_valid(i), "row {row}");
+                    assert!(
+                        s.is_valid(i) && label.is_valid(i) && evidence.is_valid(i),
+                        "row {row}"
+                    );
                     assert_eq!(label.value(i), v.label.as_str(), "row {row}");
                     assert_eq!(s_label.value(i), v.label.as_str(), "row {row}");
                     // Bit for bit: the same detector on the same text.
                     assert_eq!(risk.value(i).to_bits(), v.risk.to_bits(), "row {row}");
-                    assert_eq!(sab.value(i).to_bits(), v.scores.sabotage.to_bits(), "row {row}");
-                    assert_eq!(rec.value(i).to_bits(), v.scores.reconnaissance.to_bits(), "row {row}");
-                    assert_eq!(lure.value(i).to_bits(), v.scores.lure.to_bits(), "row {row}");
+                    assert_eq!(
+                        sab.value(i).to_bits(),
+                        v.scores.sabotage.to_bits(),
+                        "row {row}"
+                    );
+                    assert_eq!(
+                        rec.value(i).to_bits(),
+                        v.scores.reconnaissance.to_bits(),
+                        "row {row}"
+                    );
+                    assert_eq!(
+                        lure.value(i).to_bits(),
+                        v.scores.lure.to_bits(),
+                        "row {row}"
+                    );
                     assert_eq!(truncated.value(i), v.truncated, "row {row}");
-                    assert_eq!(evidence.value(i), serde_json::to_string(&v.evidence).unwrap(), "row {row}");
+                    assert_eq!(
+                        evidence.value(i),
+                        serde_json::to_string(&v.evidence).unwrap(),
+                        "row {row}"
+                    );
                     flagged += v.is_flagged() as usize;
                 }
             }
@@ -162,9 +199,18 @@ async fn dictionary_strings_are_unpacked() {
         .unwrap();
     let got: Vec<Option<String>> = b
         .iter()
-        .flat_map(|b| b.column(0).as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>())
+        .flat_map(|b| {
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let want: Vec<Option<String>> = want.iter().map(|v| v.as_ref().map(|v| v.label.to_string())).collect();
+    let want: Vec<Option<String>> = want
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.label.to_string()))
+        .collect();
     assert_eq!(got, want);
 }
 
@@ -187,11 +233,17 @@ async fn constants_nulls_and_struct_fields() {
     assert_eq!(b[0].column(0).as_string::<i32>().value(0), v.label.as_str());
     assert_eq!(v.label, verbovka::Label::Sabotage);
     assert_eq!(
-        b[0].column(1).as_primitive::<Float32Type>().value(0).to_bits(),
+        b[0].column(1)
+            .as_primitive::<Float32Type>()
+            .value(0)
+            .to_bits(),
         v.risk.to_bits()
     );
     assert!(b[0].column(2).is_null(0), "NULL in, NULL out");
-    assert_eq!(b[0].column(3).as_string::<i32>().value(0), detector().score("").label.as_str());
+    assert_eq!(
+        b[0].column(3).as_string::<i32>().value(0),
+        detector().score("").label.as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,9 +252,18 @@ async fn non_strings_are_plan_errors_naming_function_and_type() {
     Functions::new().register(&ctx);
     for (sql, words) in [
         ("SELECT verbovka_label(42)", vec!["verbovka_label", "Int64"]),
-        ("SELECT verbovka_score(1.5)", vec!["verbovka_score", "Float64"]),
-        ("SELECT verbovka_evidence(true)", vec!["verbovka_evidence", "Boolean"]),
-        ("SELECT verbovka_label('a', 'b')", vec!["verbovka_label", "one argument"]),
+        (
+            "SELECT verbovka_score(1.5)",
+            vec!["verbovka_score", "Float64"],
+        ),
+        (
+            "SELECT verbovka_evidence(true)",
+            vec!["verbovka_evidence", "Boolean"],
+        ),
+        (
+            "SELECT verbovka_label('a', 'b')",
+            vec!["verbovka_label", "one argument"],
+        ),
     ] {
         let err = match ctx.sql(sql).await {
             Err(e) => e.to_string(),
@@ -217,7 +278,9 @@ async fn non_strings_are_plan_errors_naming_function_and_type() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_texts_are_cut_before_scoring() {
     let ctx = SessionContext::new();
-    Functions::with_detector(detector()).max_text_bytes(100).register(&ctx);
+    Functions::with_detector(detector())
+        .max_text_bytes(100)
+        .register(&ctx);
     // 60 two-byte letters = 120 bytes: cut at 100, a character boundary.
     let post = "ж".repeat(60);
     let b = ctx
@@ -228,8 +291,15 @@ async fn long_texts_are_cut_before_scoring() {
         .await
         .unwrap();
     let s = b[0].column(0).as_struct();
-    let risk = s.column_by_name("risk").unwrap().as_primitive::<Float32Type>().value(0);
-    assert_eq!(risk.to_bits(), detector().score(&"ж".repeat(50)).risk.to_bits());
+    let risk = s
+        .column_by_name("risk")
+        .unwrap()
+        .as_primitive::<Float32Type>()
+        .value(0);
+    assert_eq!(
+        risk.to_bits(),
+        detector().score(&"ж".repeat(50)).risk.to_bits()
+    );
     assert!(s.column_by_name("truncated").unwrap().as_boolean().value(0));
 }
 
@@ -243,7 +313,9 @@ async fn parquet_and_jsonl_folders() {
     let mut want: std::collections::BTreeMap<String, i64> = Default::default();
     for (m, v) in msgs.iter().zip(&verdicts) {
         if v.is_flagged() {
-            *want.entry(m.chat.name.clone().unwrap_or_default()).or_default() += 1;
+            *want
+                .entry(m.chat.name.clone().unwrap_or_default())
+                .or_default() += 1;
         }
     }
     assert!(want.len() >= 3, "{want:?}");
@@ -259,7 +331,7 @@ async fn parquet_and_jsonl_folders() {
         for m in chunk {
             s += &serde_json::json!({"chat": m.chat.name, "id": m.id, "date": m.date_iso(),
                                      "author": m.author, "text": m.text})
-                .to_string();
+            .to_string();
             s.push('\n');
         }
         std::fs::write(js.join(format!("part-{k}.jsonl")), s).unwrap();
@@ -270,7 +342,12 @@ async fn parquet_and_jsonl_folders() {
     ] {
         let ctx = SessionContext::new();
         Functions::with_detector(detector()).register(&ctx);
-        assert_eq!(messages::register_messages(&ctx, "messages", path).await.unwrap(), format);
+        assert_eq!(
+            messages::register_messages(&ctx, "messages", path)
+                .await
+                .unwrap(),
+            format
+        );
         let b = ctx
             .sql("SELECT chat, count(*) FROM messages WHERE verbovka_label(text) <> 'benign' GROUP BY chat ORDER BY chat")
             .await
@@ -280,14 +357,25 @@ async fn parquet_and_jsonl_folders() {
             .unwrap();
         let mut got: std::collections::BTreeMap<String, i64> = Default::default();
         for b in &b {
-            let chat = b.column(0).as_string::<i32>();
+            // Parquet strings are read as Utf8View, JSON's as Utf8.
+            let chat = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+            let chat = chat.as_string::<i32>();
             let n = b.column(1).as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 got.insert(chat.value(i).to_string(), n.value(i));
             }
         }
         assert_eq!(got, want, "{format:?}");
-        let rows = ctx.sql("SELECT count(*) FROM messages").await.unwrap().collect().await.unwrap();
-        assert_eq!(rows[0].column(0).as_primitive::<Int64Type>().value(0), msgs.len() as i64);
+        let rows = ctx
+            .sql("SELECT count(*) FROM messages")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].column(0).as_primitive::<Int64Type>().value(0),
+            msgs.len() as i64
+        );
     }
 }

@@ -11,7 +11,8 @@ const HELP: &str = "A Ballista scheduler or executor with verbovka's SQL functio
 
 usage: verbovka-ballista scheduler [--bind-host H] [--external-host H] [--port P]
        verbovka-ballista executor  [--bind-host H] [--external-host H] [--port P]
-                                   [--scheduler HOST:PORT] [--vcores N] [--work-dir DIR]
+                                   [--grpc-port P] [--scheduler HOST:PORT] [--vcores N]
+                                   [--work-dir DIR]
 
 scheduler (one per cluster; plans queries, hands out tasks):
   --bind-host H      address to listen on (default 0.0.0.0)
@@ -23,6 +24,7 @@ executor (one or more per machine; reads the data, scores, shuffles):
   --external-host H  name other executors and the client use for it (default: its address
                      as the scheduler sees it)
   --port P           Arrow Flight port (default 50051; 0: any free port)
+  --grpc-port P      gRPC port the scheduler pushes tasks to (default 50052; 0: any free)
   --scheduler H:P    the scheduler (default localhost:50050)
   --vcores N         tasks at once (default 0: the number of CPUs)
   --work-dir DIR     shuffle files (default a fresh temporary folder)
@@ -61,6 +63,7 @@ fn parse() -> Result<Option<Mode>, String> {
     let mut bind = "0.0.0.0".to_string();
     let mut external: Option<String> = None;
     let mut port: Option<u16> = None;
+    let mut grpc_port = 50052u16;
     let mut scheduler = "localhost:50050".to_string();
     let mut vcores = 0usize;
     let mut work_dir = None;
@@ -69,10 +72,15 @@ fn parse() -> Result<Option<Mode>, String> {
             Long("bind-host") => bind = p.value().map_err(e)?.string().map_err(e)?,
             Long("external-host") => external = Some(p.value().map_err(e)?.string().map_err(e)?),
             Long("port") => port = Some(p.value().map_err(e)?.parse().map_err(e)?),
+            Long("grpc-port") if mode == "executor" => {
+                grpc_port = p.value().map_err(e)?.parse().map_err(e)?
+            }
             Long("scheduler") if mode == "executor" => {
                 scheduler = p.value().map_err(e)?.string().map_err(e)?
             }
-            Long("vcores") if mode == "executor" => vcores = p.value().map_err(e)?.parse().map_err(e)?,
+            Long("vcores") if mode == "executor" => {
+                vcores = p.value().map_err(e)?.parse().map_err(e)?
+            }
             Long("work-dir") if mode == "executor" => {
                 work_dir = Some(p.value().map_err(e)?.string().map_err(e)?)
             }
@@ -97,6 +105,7 @@ fn parse() -> Result<Option<Mode>, String> {
             bind_host: bind,
             external_host: external,
             port: port.unwrap_or(50051),
+            grpc_port,
             scheduler_host: host.to_string(),
             scheduler_port,
             vcores,
@@ -180,22 +189,33 @@ fn main() -> ExitCode {
                     .map_err(|e| format!("scheduler: cannot listen on {bind}:{port}: {e}"))?;
                 let addr = listener.local_addr().map_err(|e| e.to_string())?;
                 let config = cluster::scheduler_config(&functions, &bind, &external, addr.port());
-                say(format!("scheduler listening on {addr} (as {external}:{})", addr.port()));
+                say(format!(
+                    "scheduler listening on {addr} (as {external}:{})",
+                    addr.port()
+                ));
                 cluster::run_scheduler(listener, config)
                     .await
                     .map_err(|e| format!("scheduler: {e}"))
             }
             Mode::Executor(mut options) => {
+                let free = cluster::free_ports(&options.bind_host, 2)
+                    .map_err(|e| format!("executor: no free port on {}: {e}", options.bind_host))?;
                 if options.port == 0 {
-                    options.port = cluster::free_port(&options.bind_host)
-                        .map_err(|e| format!("executor: no free port on {}: {e}", options.bind_host))?;
+                    options.port = free[0];
+                }
+                if options.grpc_port == 0 {
+                    options.grpc_port = free[1];
                 }
                 // Loaded before registering: a task never waits for it, a bad model fails here.
                 verbovka_datafusion::default_detector()
                     .map_err(|e| format!("executor: the detector failed to load: {e}"))?;
                 say(format!(
-                    "executor flight service on {}:{}, scheduler {}:{}",
-                    options.bind_host, options.port, options.scheduler_host, options.scheduler_port
+                    "executor flight service on {}:{}, grpc {}, scheduler {}:{}",
+                    options.bind_host,
+                    options.port,
+                    options.grpc_port,
+                    options.scheduler_host,
+                    options.scheduler_port
                 ));
                 let config = cluster::executor_config(&functions, &options);
                 cluster::run_executor(config, || say("ready".into()))

@@ -21,7 +21,8 @@ pub fn sample_messages() -> Vec<Message> {
 /// `n` texts of the lab's labelled test split (recruitment posts, hard negatives, ordinary
 /// posts), every `step`-th line.
 pub fn corpus(n: usize) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../verbovka-lab/data/generated/test.jsonl");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../verbovka-lab/data/generated/test.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let all: Vec<String> = text
         .lines()
@@ -32,8 +33,15 @@ pub fn corpus(n: usize) -> Vec<String> {
                 .to_string()
         })
         .collect();
-    assert!(all.len() >= 100, "{} has {} lines", path.display(), all.len());
-    (0..n).map(|i| all[(i * 7919) % all.len()].clone()).collect()
+    assert!(
+        all.len() >= 100,
+        "{} has {} lines",
+        path.display(),
+        all.len()
+    );
+    (0..n)
+        .map(|i| all[(i * 7919) % all.len()].clone())
+        .collect()
 }
 
 /// The sample export's messages, then `extra` generated ones spread over five chats.
@@ -72,7 +80,8 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!("verbovka-df-{tag}-{}-{nanos}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("verbovka-df-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
