@@ -40,9 +40,13 @@
 //!   to change) is cut there on a character boundary before scoring, as verbovka's export
 //!   reader cuts its texts, so one row cannot take more than ~150 MB; its `truncated` is true
 //!   (the model reads at most 16 windows of a text anyway).
-//! * **Cost**: each call scores its argument. A query that needs the label and the risk should
-//!   read both from one `verbovka_score(text)` (DataFusion computes an expression repeated in
-//!   one projection once, but not across a filter and a projection).
+//! * **Cost** is the model's, once per text and call site: `verbovka_score(text)['risk'],
+//!   verbovka_score(text)['label']` and a filter's `verbovka_label(text)` on the same batch
+//!   run the model once (DataFusion 55 evaluates each of them separately, apache/datafusion#25329;
+//!   the functions keep the verdicts of the last 16 arrays they scored and reuse them for the
+//!   same array). A function evaluated above a filter reads the filtered batch, a new array:
+//!   the rows that passed are scored again there. [`Functions::texts_scored`] counts what the
+//!   model was given.
 //!
 //! # The detector
 //!

@@ -1,8 +1,11 @@
 //! The three scalar functions and the one scoring pass they share.
 
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use datafusion::arrow::array::ArrayData;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, StringBuilder, StructArray,
 };
@@ -14,7 +17,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
-use verbovka::{Detector, Verdict};
+use verbovka::{Detector, Evidence, Label, Scores};
 
 /// `verbovka_score`'s name in SQL.
 pub const SCORE: &str = "verbovka_score";
@@ -48,13 +51,30 @@ enum Source {
     Given(Arc<Detector>),
 }
 
+/// Batches whose verdicts are kept for a repeated call on the same array (see [`Scorer::score`]).
+const RECENT: usize = 16;
+
 /// The scoring shared by the three functions of one [`Functions`] value.
 struct Scorer {
     source: Source,
     max_text_bytes: usize,
+    /// The last [`RECENT`] arrays scored (kept alive, so equal buffer pointers mean equal
+    /// data) and their verdicts.
+    recent: Mutex<VecDeque<(ArrayData, Arc<Vec<Option<Scored>>>)>>,
+    /// Texts given to `score_batch` so far.
+    scored: AtomicU64,
 }
 
 impl Scorer {
+    fn new(source: Source, max_text_bytes: usize) -> Self {
+        Scorer {
+            source,
+            max_text_bytes,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            scored: AtomicU64::new(0),
+        }
+    }
+
     fn detector(&self, function: &str) -> Result<Arc<Detector>> {
         match &self.source {
             Source::Given(d) => Ok(d.clone()),
@@ -65,7 +85,23 @@ impl Scorer {
     }
 
     /// Scores every non-null row of `array` with one `score_batch` call; `None` for nulls.
-    fn score(&self, function: &str, array: &ArrayRef) -> Result<Vec<Option<Scored>>> {
+    ///
+    /// DataFusion 55 evaluates `verbovka_score(text)['a'], verbovka_score(text)['b']` as two
+    /// calls on the same array (its leaf-expression pushdown undoes common-subexpression
+    /// elimination, apache/datafusion#25329), and a filter's `verbovka_label(text)` often
+    /// runs on that same array too: a call on an array scored a moment ago reuses its verdicts
+    /// instead of running the model again.
+    fn score(&self, function: &str, array: &ArrayRef) -> Result<Arc<Vec<Option<Scored>>>> {
+        let data = array.to_data();
+        if array.is_empty() {
+            return Ok(Arc::new(Vec::new()));
+        }
+        {
+            let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, hit)) = recent.iter().find(|(d, _)| d.ptr_eq(&data)) {
+                return Ok(hit.clone());
+            }
+        }
         let texts: Vec<Option<&str>> = match array.data_type() {
             DataType::Utf8 => array.as_string::<i32>().iter().collect(),
             DataType::LargeUtf8 => array.as_string::<i64>().iter().collect(),
@@ -81,34 +117,46 @@ impl Scorer {
         let mut verdicts = if present.is_empty() {
             Vec::new()
         } else {
+            self.scored
+                .fetch_add(present.len() as u64, Ordering::Relaxed);
             self.detector(function)?.score_batch(&present)
         }
         .into_iter();
-        Ok(texts
-            .iter()
-            .map(|t| {
-                t.map(|t| {
-                    let verdict = verdicts.next().expect("one verdict per present text");
-                    Scored {
-                        cut: t.len() > self.max_text_bytes,
-                        verdict,
-                    }
+        let scored: Arc<Vec<Option<Scored>>> = Arc::new(
+            texts
+                .iter()
+                .map(|t| {
+                    t.map(|t| {
+                        let v = verdicts.next().expect("one verdict per present text");
+                        Scored {
+                            label: v.label,
+                            risk: v.risk,
+                            scores: v.scores,
+                            truncated: v.truncated || t.len() > self.max_text_bytes,
+                            evidence: v.evidence,
+                        }
+                    })
                 })
-            })
-            .collect())
+                .collect(),
+        );
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((data, scored.clone()));
+        Ok(scored)
     }
 }
 
-/// One row's verdict and whether its text was cut before scoring.
+/// What the functions return of one row's verdict (not its contributions: the cache keeps
+/// [`RECENT`] batches of these).
 struct Scored {
-    verdict: Verdict,
-    cut: bool,
-}
-
-impl Scored {
-    fn truncated(&self) -> bool {
-        self.cut || self.verdict.truncated
-    }
+    label: Label,
+    risk: f32,
+    scores: Scores,
+    /// The model read part of the text, or the text was cut before scoring.
+    truncated: bool,
+    evidence: Vec<Evidence>,
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -187,10 +235,7 @@ impl Functions {
 
     fn from_source(source: Source) -> Self {
         Functions {
-            scorer: Arc::new(Scorer {
-                source,
-                max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
-            }),
+            scorer: Arc::new(Scorer::new(source, DEFAULT_MAX_TEXT_BYTES)),
         }
     }
 
@@ -198,11 +243,14 @@ impl Functions {
     /// cut text's `truncated` is true.
     pub fn max_text_bytes(self, bytes: usize) -> Self {
         Functions {
-            scorer: Arc::new(Scorer {
-                source: self.scorer.source.clone(),
-                max_text_bytes: bytes.max(1),
-            }),
+            scorer: Arc::new(Scorer::new(self.scorer.source.clone(), bytes.max(1))),
         }
+    }
+
+    /// Texts these functions have given to the detector so far (a repeated call on a batch
+    /// scored a moment ago is not counted: it reuses the verdicts).
+    pub fn texts_scored(&self) -> u64 {
+        self.scorer.scored.load(Ordering::Relaxed)
     }
 
     /// `verbovka_score`, `verbovka_label` and `verbovka_evidence`.
@@ -350,7 +398,7 @@ impl ScalarUDFImpl for VerbovkaUdf {
             Kind::Label => Arc::new(
                 scored
                     .iter()
-                    .map(|s| s.as_ref().map(|s| s.verdict.label.as_str()))
+                    .map(|s| s.as_ref().map(|s| s.label.as_str()))
                     .collect::<datafusion::arrow::array::StringArray>(),
             ),
             Kind::Evidence => evidence_array(name, &scored)?,
@@ -375,21 +423,21 @@ fn score_array(scored: &[Option<Scored>]) -> Result<ArrayRef> {
     let labels: ArrayRef = Arc::new(
         scored
             .iter()
-            .map(|s| Some(s.as_ref().map_or("", |s| s.verdict.label.as_str())))
+            .map(|s| Some(s.as_ref().map_or("", |s| s.label.as_str())))
             .collect::<datafusion::arrow::array::StringArray>(),
     );
     let truncated: ArrayRef = Arc::new(
         scored
             .iter()
-            .map(|s| Some(s.as_ref().is_some_and(Scored::truncated)))
+            .map(|s| Some(s.as_ref().is_some_and(|s| s.truncated)))
             .collect::<BooleanArray>(),
     );
     let columns = vec![
         labels,
-        f32s(&|s| s.verdict.risk),
-        f32s(&|s| s.verdict.scores.sabotage),
-        f32s(&|s| s.verdict.scores.reconnaissance),
-        f32s(&|s| s.verdict.scores.lure),
+        f32s(&|s| s.risk),
+        f32s(&|s| s.scores.sabotage),
+        f32s(&|s| s.scores.reconnaissance),
+        f32s(&|s| s.scores.lure),
         truncated,
     ];
     let nulls = NullBuffer::from_iter(scored.iter().map(Option::is_some));
@@ -408,7 +456,7 @@ fn evidence_array(name: &str, scored: &[Option<Scored>]) -> Result<ArrayRef> {
         match s {
             None => out.append_null(),
             Some(s) => {
-                let json = serde_json::to_string(&s.verdict.evidence)
+                let json = serde_json::to_string(&s.evidence)
                     .or_else(|e| exec_err!("{name}: evidence did not serialise: {e}"))?;
                 bytes += json.len();
                 if bytes > i32::MAX as usize {

@@ -379,3 +379,35 @@ async fn parquet_and_jsonl_folders() {
         );
     }
 }
+
+/// DataFusion 55 evaluates `verbovka_score(text)['a'], verbovka_score(text)['b']` (and a
+/// filter's `verbovka_label(text)` below them) as separate calls on one batch; the model still
+/// runs once per text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_scored_once_however_many_calls_read_it() {
+    let msgs = common::messages(400);
+    let dir = common::TempDir::new("once");
+    common::write_parquet(&dir.0, &msgs, 2);
+    let texts: Vec<&str> = msgs.iter().map(|m| m.text.as_str()).collect();
+    let flagged = detector().score_batch(&texts).iter().filter(|v| v.is_flagged()).count();
+    for (sql, rows) in [
+        (
+            "SELECT verbovka_score(text)['risk'] AS r, verbovka_score(text)['label'] AS l, \
+             verbovka_score(text)['lure'] AS u FROM messages",
+            msgs.len(),
+        ),
+        (
+            "SELECT verbovka_score(text)['risk'] AS r, verbovka_score(text)['label'] AS l \
+             FROM messages WHERE verbovka_label(text) <> 'benign'",
+            flagged,
+        ),
+    ] {
+        let functions = Functions::with_detector(detector());
+        let ctx = SessionContext::new();
+        functions.register(&ctx);
+        messages::register_messages(&ctx, "messages", &dir.0).await.unwrap();
+        let got: usize = ctx.sql(sql).await.unwrap().collect().await.unwrap().iter().map(|b| b.num_rows()).sum();
+        assert_eq!(got, rows, "{sql}");
+        assert_eq!(functions.texts_scored(), msgs.len() as u64, "each text scored once: {sql}");
+    }
+}
