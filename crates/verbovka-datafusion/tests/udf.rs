@@ -389,7 +389,11 @@ async fn a_batch_is_scored_once_however_many_calls_read_it() {
     let dir = common::TempDir::new("once");
     common::write_parquet(&dir.0, &msgs, 2);
     let texts: Vec<&str> = msgs.iter().map(|m| m.text.as_str()).collect();
-    let flagged = detector().score_batch(&texts).iter().filter(|v| v.is_flagged()).count();
+    let flagged = detector()
+        .score_batch(&texts)
+        .iter()
+        .filter(|v| v.is_flagged())
+        .count();
     for (sql, rows) in [
         (
             "SELECT verbovka_score(text)['risk'] AS r, verbovka_score(text)['label'] AS l, \
@@ -405,9 +409,24 @@ async fn a_batch_is_scored_once_however_many_calls_read_it() {
         let functions = Functions::with_detector(detector());
         let ctx = SessionContext::new();
         functions.register(&ctx);
-        messages::register_messages(&ctx, "messages", &dir.0).await.unwrap();
-        let got: usize = ctx.sql(sql).await.unwrap().collect().await.unwrap().iter().map(|b| b.num_rows()).sum();
+        messages::register_messages(&ctx, "messages", &dir.0)
+            .await
+            .unwrap();
+        let got: usize = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
         assert_eq!(got, rows, "{sql}");
-        assert_eq!(functions.texts_scored(), msgs.len() as u64, "each text scored once: {sql}");
+        assert_eq!(
+            functions.texts_scored(),
+            msgs.len() as u64,
+            "each text scored once: {sql}"
+        );
     }
 }
