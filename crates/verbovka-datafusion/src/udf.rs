@@ -54,13 +54,16 @@ enum Source {
 /// Batches whose verdicts are kept for a repeated call on the same array (see [`Scorer::score`]).
 const RECENT: usize = 16;
 
+/// One batch's results, row by row (`None` for a null text).
+type Rows = Arc<Vec<Option<Scored>>>;
+
 /// The scoring shared by the three functions of one [`Functions`] value.
 struct Scorer {
     source: Source,
     max_text_bytes: usize,
     /// The last [`RECENT`] arrays scored (kept alive, so equal buffer pointers mean equal
     /// data) and their verdicts.
-    recent: Mutex<VecDeque<(ArrayData, Arc<Vec<Option<Scored>>>)>>,
+    recent: Mutex<VecDeque<(ArrayData, Rows)>>,
     /// Texts given to `score_batch` so far.
     scored: AtomicU64,
 }
@@ -91,7 +94,7 @@ impl Scorer {
     /// elimination, apache/datafusion#25329), and a filter's `verbovka_label(text)` often
     /// runs on that same array too: a call on an array scored a moment ago reuses its verdicts
     /// instead of running the model again.
-    fn score(&self, function: &str, array: &ArrayRef) -> Result<Arc<Vec<Option<Scored>>>> {
+    fn score(&self, function: &str, array: &ArrayRef) -> Result<Rows> {
         let data = array.to_data();
         if array.is_empty() {
             return Ok(Arc::new(Vec::new()));
@@ -122,7 +125,7 @@ impl Scorer {
             self.detector(function)?.score_batch(&present)
         }
         .into_iter();
-        let scored: Arc<Vec<Option<Scored>>> = Arc::new(
+        let scored: Rows = Arc::new(
             texts
                 .iter()
                 .map(|t| {
