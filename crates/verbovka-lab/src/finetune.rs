@@ -55,6 +55,16 @@ pub struct FinetuneOptions {
     pub workers: usize,
     /// Seed of the batch order, dropout and rehearsal draws.
     pub seed: u64,
+    /// Share of the examples of each batch read inside real benign text: a stretch of a real
+    /// background line's tokens before, after or around them, in the same row of `max_len`
+    /// tokens ([`wrap_in_context`]). At inference a long post is read in windows that start
+    /// anywhere, so an offer often shares its window with a preamble or the rest of a channel
+    /// post; trained only on posts that begin at their first token, the model read such a
+    /// window as the benign text around the offer (issue 11: 31.6 % of test positives flagged
+    /// behind a long preamble, 92.9 % alone). Positives and benign examples are wrapped alike,
+    /// so the context itself teaches nothing about the label. 0 (the default) draws nothing
+    /// extra, so earlier runs repeat bit for bit.
+    pub context_share: f32,
 }
 
 impl Default for FinetuneOptions {
@@ -71,6 +81,7 @@ impl Default for FinetuneOptions {
             clip_norm: 1.0,
             workers: 2,
             seed: 42,
+            context_share: 0.0,
         }
     }
 }
@@ -283,6 +294,13 @@ pub fn finetune_dir(
         ))
         .into());
     }
+    if !(0.0..=1.0).contains(&opts.context_share) {
+        return Err(verbovka::Error::Config(format!(
+            "context_share must be in [0, 1], got {}",
+            opts.context_share
+        ))
+        .into());
+    }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let names = members(model_dir)?;
     if names.len() > 1 || names[0] != "." {
@@ -391,12 +409,25 @@ fn finetune_member(
         clip_norm: opts.clip_norm,
         workers: opts.workers,
     };
+    let context = context_rows(&tokenizer, originals, opts)?;
+    // Its own generator, so that with no context the draws above and below are unchanged.
+    let mut context_rng = Rng::new(opts.seed ^ 0x636f_6e74_6578_7400);
     for (k, (c, o)) in batches.iter().enumerate() {
-        let items: Vec<(&[u32], [f32; 3])> = c
+        let rows: Vec<(Vec<u32>, Label)> = c
             .iter()
-            .map(|&i| (corr_rows[i].as_slice(), corr_labels[i]))
-            .chain(o.iter().map(|&i| (orig_rows[i].as_slice(), orig_labels[i])))
-            .map(|(row, l)| (row, smooth(targets_of(l), opts.label_smoothing)))
+            .map(|&i| (&corr_rows[i], corr_labels[i]))
+            .chain(o.iter().map(|&i| (&orig_rows[i], orig_labels[i])))
+            .map(|(row, l)| {
+                if context.is_empty() || context_rng.uniform() >= opts.context_share {
+                    return (row.clone(), l);
+                }
+                let pad = &context[context_rng.below(context.len())];
+                (wrap_in_context(row, pad, cfg.max_len, &mut context_rng), l)
+            })
+            .collect();
+        let items: Vec<(&[u32], [f32; 3])> = rows
+            .iter()
+            .map(|(row, l)| (row.as_slice(), smooth(targets_of(*l), opts.label_smoothing)))
             .collect();
         step(
             &encoder,
@@ -437,6 +468,73 @@ fn finetune_member(
         rehearsal_loss: (before.1, after.1),
         seconds: started.elapsed().as_secs_f32(),
     })
+}
+
+/// Real text to wrap examples in: the token ids (up to [`CONTEXT_TOKENS`]) of up to
+/// [`CONTEXT_TEXTS`] background lines of the originals (real corpus text; short chat replies
+/// left out), drawn with the options' seed. Empty when `context_share` is 0.
+fn context_rows(
+    tokenizer: &Tokenizer,
+    originals: &[Example],
+    opts: &FinetuneOptions,
+) -> Result<Vec<Vec<u32>>> {
+    if opts.context_share <= 0.0 {
+        return Ok(Vec::new());
+    }
+    let has = |e: &Example, tag: &str| e.tags.iter().any(|t| t == tag);
+    let mut pool: Vec<&Example> = originals
+        .iter()
+        .filter(|e| e.label == Label::Benign && has(e, "background") && !has(e, "short"))
+        .collect();
+    if pool.is_empty() {
+        return Err(verbovka::Error::Config(
+            "context_share needs background lines (tag `background`) in the original training data"
+                .into(),
+        )
+        .into());
+    }
+    Rng::new(opts.seed ^ 0x7061_6473).shuffle(&mut pool);
+    let encode = TextEncoder::new(tokenizer.clone(), CONTEXT_TOKENS);
+    let mut rows = Vec::with_capacity(CONTEXT_TEXTS);
+    for e in pool.iter().take(CONTEXT_TEXTS) {
+        let ids = encode.encode(&normalise(&e.text))?.0;
+        if !ids.is_empty() {
+            rows.push(ids);
+        }
+    }
+    Ok(rows)
+}
+
+/// Background lines drawn as context, and the most tokens read of each.
+const CONTEXT_TEXTS: usize = 4096;
+const CONTEXT_TOKENS: usize = 256;
+/// Fewest and most context tokens put beside an example.
+const MIN_CONTEXT: usize = 4;
+const MAX_CONTEXT: usize = 96;
+
+/// `row` (an example's ids) inside real text `pad`, as a window over a longer post would
+/// read it: the end of `pad` before it, the start of `pad` after it, or both, filling at most
+/// the room left in `max_len` (never cutting the example; a row with less than
+/// [`MIN_CONTEXT`] tokens of room is returned as it is).
+pub fn wrap_in_context(row: &[u32], pad: &[u32], max_len: usize, rng: &mut Rng) -> Vec<u32> {
+    let room = max_len
+        .saturating_sub(row.len())
+        .min(MAX_CONTEXT)
+        .min(pad.len());
+    if room < MIN_CONTEXT {
+        return row.to_vec();
+    }
+    let k = MIN_CONTEXT + rng.below(room - MIN_CONTEXT + 1);
+    let (before, after) = match rng.below(3) {
+        0 => (k, 0),
+        1 => (0, k),
+        _ => (k / 2, k - k / 2),
+    };
+    let mut out = Vec::with_capacity(row.len() + k);
+    out.extend_from_slice(&pad[pad.len() - before..]);
+    out.extend_from_slice(row);
+    out.extend_from_slice(&pad[..after]);
+    out
 }
 
 /// Sets every training variable from a weights file (f32 or f16), refusing a missing,
@@ -572,6 +670,39 @@ mod tests {
             let e = read_corrections(&p).unwrap_err().to_string();
             assert!(e.contains(want) && e.contains(":2"), "{line}: {e}");
         }
+    }
+
+    #[test]
+    fn context_wraps_without_cutting_the_example() {
+        let row: Vec<u32> = (1000..1040).collect();
+        let pad: Vec<u32> = (0..200).collect();
+        let mut rng = Rng::new(3);
+        let mut seen = [false; 3];
+        for _ in 0..200 {
+            let w = wrap_in_context(&row, &pad, 128, &mut rng);
+            assert!(
+                w.len() <= 128 && w.len() >= row.len() + MIN_CONTEXT,
+                "{}",
+                w.len()
+            );
+            let at = w.iter().position(|&t| t == 1000).unwrap();
+            assert_eq!(&w[at..at + row.len()], row.as_slice());
+            // Before: the end of the pad; after: its start.
+            assert!(w[..at].iter().copied().eq(200 - at as u32..200));
+            assert!(w[at + row.len()..]
+                .iter()
+                .copied()
+                .eq(0..(w.len() - at - row.len()) as u32));
+            seen[match (at > 0, w.len() > at + row.len()) {
+                (true, false) => 0,
+                (false, true) => 1,
+                _ => 2,
+            }] = true;
+        }
+        assert_eq!(seen, [true; 3]);
+        // No room: unchanged.
+        let long: Vec<u32> = (0..126).collect();
+        assert_eq!(wrap_in_context(&long, &pad, 128, &mut rng), long);
     }
 
     #[test]

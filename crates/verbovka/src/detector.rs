@@ -186,6 +186,8 @@ type ModelRun = Option<std::result::Result<ModelOutput, String>>;
 struct Prepared {
     norm: Normalized,
     rules: RuleAnalysis,
+    /// Byte ranges of `norm` the model also reads on their own ([`scoring::focus_parts`]).
+    focus: Vec<std::ops::Range<usize>>,
 }
 
 impl Detector {
@@ -307,19 +309,40 @@ impl Detector {
     fn prepare(&self, text: &str) -> Prepared {
         let norm = normalize(text);
         let rules = scoring::analyse(&self.rules, norm.as_str());
-        Prepared { norm, rules }
+        let focus = if self.classifier.is_some() {
+            scoring::focus_parts(&self.rules, &rules.hits, norm.as_str())
+        } else {
+            Vec::new()
+        };
+        Prepared { norm, rules, focus }
     }
 
-    /// Model outputs per text (`None` everywhere without a model), one `predict` call in input
-    /// order; an error is reported on every text of the call.
+    /// Model outputs per text (`None` everywhere without a model), one `predict` call for the
+    /// texts and their focus parts; each category's logit is the largest of the text's and its
+    /// parts'. An error is reported on every text of the call.
     fn run_model(&self, prepared: &[Prepared]) -> Vec<ModelRun> {
         let Some(model) = &self.classifier else {
             return vec![None; prepared.len()];
         };
-        let batch: Vec<&str> = prepared.iter().map(|p| p.norm.as_str()).collect();
+        let mut batch: Vec<&str> = prepared.iter().map(|p| p.norm.as_str()).collect();
+        let mut owner = Vec::new();
+        for (i, p) in prepared.iter().enumerate() {
+            for r in &p.focus {
+                batch.push(&p.norm.as_str()[r.clone()]);
+                owner.push(i);
+            }
+        }
         let error = match model.predict(&batch) {
             Ok(out) if out.len() == batch.len() => {
-                return out.into_iter().map(|o| Some(Ok(o))).collect();
+                let (texts, parts) = out.split_at(prepared.len());
+                let mut texts = texts.to_vec();
+                for (&i, part) in owner.iter().zip(parts) {
+                    let logits = &mut texts[i].logits.0;
+                    for (l, p) in logits.iter_mut().zip(part.logits.0) {
+                        *l = l.max(p);
+                    }
+                }
+                return texts.into_iter().map(|o| Some(Ok(o))).collect();
             }
             Ok(out) => format!(
                 "model returned {} outputs for {} texts",

@@ -171,6 +171,104 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// Parts of a post the model reads again on their own ("focus parts"), as byte ranges of the
+/// normalised text: from the start of each line (or sentence, [`part_start`]; not the text's first) where a
+/// positive rule fired, at most [`FOCUS_BYTES`] long, the [`FOCUS_PARTS`] whose rules weigh
+/// most. The model pools its window by a mean over the tokens, so an offer that shares a
+/// window with a preamble or with the rest of a channel post is diluted by them: measured on
+/// the issue-11 test split, 32.9 % of positives stayed flagged behind ~1,500 characters of
+/// real text (94.4 % alone) although the preamble alone was flagged 2 times in 1,000, and the
+/// model gave 264 of the 266 missed ones less than 0.5. Read from where it begins, the offer
+/// is read as it would be alone. Hits inside a quote that a news or warning frame discounted
+/// (`factor` < 1) start no part: a memo quoting an offer stays one text. Cost: at most
+/// `FOCUS_PARTS` extra texts of ≤ `FOCUS_BYTES` per post (about one window each), none for a
+/// post whose rules fire only in its first line or sentence.
+pub(crate) fn focus_parts(
+    rules: &RuleSet,
+    hits: &[Hit],
+    norm: &str,
+) -> Vec<std::ops::Range<usize>> {
+    let mut starts: Vec<usize> = Vec::new();
+    for h in hits {
+        let positive = rules
+            .rules()
+            .get(h.rule)
+            .is_some_and(|r| !r.role.is_negative());
+        if !positive || h.factor < 1.0 {
+            continue;
+        }
+        let s = part_start(norm, h.span.start);
+        if s > 0 && !starts.contains(&s) {
+            starts.push(s);
+        }
+    }
+    // Each candidate weighs the positive hits inside it.
+    let mut parts: Vec<(f32, std::ops::Range<usize>)> = starts
+        .into_iter()
+        .map(|s| {
+            let end = floor_boundary(norm, (s + FOCUS_BYTES).min(norm.len()));
+            let weight = hits
+                .iter()
+                .filter(|h| h.factor >= 1.0 && s <= h.span.start && h.span.end <= end)
+                .filter_map(|h| rules.rules().get(h.rule))
+                .filter(|r| !r.role.is_negative())
+                .map(|r| r.weight)
+                .sum();
+            (weight, s..end)
+        })
+        .collect();
+    parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.start.cmp(&b.1.start)));
+    parts.truncate(FOCUS_PARTS);
+    parts.sort_by_key(|p| p.1.start);
+    parts.into_iter().map(|p| p.1).collect()
+}
+
+/// Most focus parts per post, and the most bytes of one (about one model window of Cyrillic
+/// text; a Latin or emoji text gets less than a window).
+pub(crate) const FOCUS_PARTS: usize = 3;
+pub(crate) const FOCUS_BYTES: usize = 900;
+/// How far back from a hit its line or sentence start is looked for; without one in reach the
+/// part starts at the hit's word.
+const FOCUS_LOOKBACK: usize = 400;
+
+/// The start of the line holding byte `at` (after a newline), or in a text longer than
+/// [`FOCUS_BYTES`] of its sentence (after `.`, `!`, `?`, `…` and white space), looked for at
+/// most [`FOCUS_LOOKBACK`] bytes back; else `at`. White space at the start is skipped.
+///
+/// Sentence starts only in long texts: in a short news post a later sentence read alone
+/// ("he was promised 500 $ for burning a car") looks like the offer it reports. Measured on
+/// dev (the v2 members, one-scale fusion refitted each time): cross-validated objective 0.9671
+/// without parts, 0.9670 with line starts, 0.9420 with line and sentence starts in every text,
+/// 0.9661 with both only in texts over 700 bytes; test positives behind ~1,500 characters of
+/// real text (400 of them) flagged 37.5 / 81.5 / 84.8 / 84.8 %.
+fn part_start(text: &str, at: usize) -> usize {
+    let sentences = text.len() > FOCUS_BYTES;
+    let from = floor_boundary(text, at.saturating_sub(FOCUS_LOOKBACK));
+    let mut start = (from == 0).then_some(0);
+    let mut prev = None;
+    for (i, c) in text[from..at].char_indices() {
+        if c == '\n'
+            || (sentences && c.is_whitespace() && matches!(prev, Some('.' | '!' | '?' | '…')))
+        {
+            start = Some(from + i + c.len_utf8());
+        }
+        prev = Some(c);
+    }
+    let mut s = start.unwrap_or(at);
+    while let Some(c) = text[s..at].chars().next().filter(|c| c.is_whitespace()) {
+        s += c.len_utf8();
+    }
+    s
+}
+
+/// The largest char boundary of `text` at or below `i`.
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Sums rule hits into per-category evidence (see module docs), each weight times its hit's
 /// factor.
 pub(crate) fn rule_evidence(rules: &RuleSet, hits: &[Hit]) -> RuleEvidence {
@@ -980,6 +1078,41 @@ keywords = ["задержан"]
             t.label(Scores::from_array([0.8, 0.4, 0.55])),
             Label::Sabotage
         );
+    }
+
+    /// Focus parts start where an offer begins after other text, never at the text's start,
+    /// never at an offer a warning quotes, at most `FOCUS_PARTS`, on char boundaries.
+    #[test]
+    fn focus_parts_start_at_the_offers_line_or_sentence() {
+        let rules = embedded_rules();
+        let parts = |t: &str| {
+            let a = analyse(rules, t);
+            focus_parts(rules, &a.hits, t)
+                .into_iter()
+                .map(|r| t[r].to_string())
+                .collect::<Vec<_>>()
+        };
+        let offer = "Нужно поджечь авто у военкомата, оплата 500$ сразу, пиши @fire_job";
+        assert!(parts(offer).is_empty(), "{:?}", parts(offer));
+        let after_line = format!("Доброе утро всем, сегодня солнечно и тепло\n{offer}");
+        assert_eq!(parts(&after_line), vec![offer.to_string()]);
+        // Sentence starts count in long texts only.
+        let after_sentence = format!("Вчера был хороший день. Мы гуляли в парке! {offer}");
+        assert!(parts(&after_sentence).is_empty());
+        let day = "Вчера был хороший день, мы гуляли в парке и ели мороженое. ".repeat(10);
+        let after_sentences = format!("{day}{offer}");
+        assert_eq!(parts(&after_sentences), vec![offer.to_string()]);
+        let quoted = format!("СБУ предупреждает: вам могут написать «{offer}». Не отвечайте.");
+        assert!(parts(&quoted).is_empty(), "{:?}", parts(&quoted));
+        let many: String = (0..10).map(|i| format!("Строка {i}.\n{offer}\n")).collect();
+        let got = parts(&many);
+        assert!(!got.is_empty() && got.len() <= FOCUS_PARTS, "{}", got.len());
+        assert!(got
+            .iter()
+            .all(|p| p.len() <= FOCUS_BYTES && p.starts_with("Нужно")));
+        // A hit far from any line or sentence start: the part starts at its word.
+        let long = format!("{} {offer}", "слово ".repeat(200));
+        assert!(parts(&long).iter().all(|p| !p.starts_with(' ')));
     }
 
     use proptest::prelude::*;

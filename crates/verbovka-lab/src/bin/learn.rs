@@ -31,11 +31,12 @@ use verbovka_lab::finetune::{
 use verbovka_lab::train::{self, read_examples};
 
 const USAGE: &str = "usage: learn --model DIR --corrections FILE [--corrections FILE ...] [--out DIR] \
-[--data DIR] [--holdout SHARE] [--eval FILE ...] [--steps N] [--lr X] [--share X] [--seed N] [--workers N]
+[--data DIR] [--holdout SHARE] [--eval FILE ...] [--steps N] [--lr X] [--share X] [--context X] [--seed N] [--workers N]
 
   --holdout SHARE  share of the corrections kept out of learning and measured (default 0.2; 0 for none)
   --eval FILE      a labelled JSONL file measured before and after (repeatable)
-  --steps N        optimisation steps per member (default 200), --share X corrections per batch (0.25)";
+  --steps N        optimisation steps per member (default 200), --share X corrections per batch (0.25)
+  --context X      share of examples read inside real background text (default 0; FinetuneOptions::context_share)";
 
 fn main() -> ExitCode {
     for var in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
@@ -86,6 +87,7 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
             Long("steps") => a.opts.steps = p.value()?.parse()?,
             Long("lr") => a.opts.learning_rate = p.value()?.parse()?,
             Long("share") => a.opts.correction_share = p.value()?.parse()?,
+            Long("context") => a.opts.context_share = p.value()?.parse()?,
             Long("seed") => a.opts.seed = p.value()?.parse()?,
             Long("workers") => a.opts.workers = p.value()?.parse()?,
             Short('h') | Long("help") => {
