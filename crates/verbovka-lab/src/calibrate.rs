@@ -17,7 +17,9 @@ use verbovka::{Category, Label, PerCategory, Scores};
 /// What the `calibrate` and `learn` binaries do: scores the dev examples (and background
 /// files) with the model in `model_dir` through the library's pre-fusion step, fits the fusion
 /// and thresholds ([`fit_calibration`]) with its alarm-budget curve ([`operating_points`]),
-/// and writes `calibration.json` and `alarm_curve.svg` into `model_dir`. Refuses a dev path
+/// and writes `calibration.json` and `alarm_curve.svg` into `model_dir`. With `focus` the
+/// detector reads each post's focus parts ([`verbovka::scoring::focus_parts`]) and the
+/// calibration says so, so a detector built with it reads them too. Refuses a dev path
 /// that names a test split.
 pub fn calibrate_model(
     model_dir: &Path,
@@ -25,6 +27,7 @@ pub fn calibrate_model(
     background: &[PathBuf],
     targets: CalibrationTargets,
     windows: verbovka::model::Windows,
+    focus: bool,
 ) -> crate::Result<CalibrationFit> {
     if dev.to_string_lossy().contains("test") {
         return Err(verbovka::Error::Config(format!(
@@ -35,6 +38,7 @@ pub fn calibrate_model(
     }
     let detector = verbovka::Detector::builder()
         .classifier(Some(crate::load_model(model_dir, windows)?))
+        .focus(focus)
         .build()?;
     let mut examples = load_jsonl(dev)?;
     for b in background {
@@ -57,6 +61,7 @@ pub fn calibrate_model(
         });
     }
     let mut fit = fit_calibration(&items, targets);
+    fit.calibration.focus = focus;
     fit.calibration.operating_points = operating_points(&items, &fit);
     let shipped = fit
         .calibration
@@ -499,6 +504,7 @@ fn evaluate_fit(
             fusion,
             thresholds,
             operating_points: Vec::new(),
+            focus: false,
         },
         form: String::new(),
         candidates: Vec::new(),

@@ -25,6 +25,8 @@ pub struct Detector {
     /// `σ(bias + E(c))`: the fusion when no model takes part (none configured, or it failed).
     rules_fusion: Fusion,
     thresholds: Thresholds,
+    /// Whether the model also reads focus parts ([`DetectorBuilder::focus`]).
+    focus: bool,
 }
 
 impl std::fmt::Debug for Detector {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for Detector {
             )
             .field("fusion", &self.fusion)
             .field("thresholds", &self.thresholds)
+            .field("focus", &self.focus)
             .finish()
     }
 }
@@ -50,6 +53,7 @@ pub struct DetectorBuilder {
     thresholds: Option<Thresholds>,
     alarm_rate: Option<f64>,
     engine: Option<crate::model::Engine>,
+    focus: Option<bool>,
 }
 
 impl DetectorBuilder {
@@ -92,6 +96,16 @@ impl DetectorBuilder {
     /// `Ensemble::with_engine`).
     pub fn engine(mut self, engine: crate::model::Engine) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Whether the model also reads each post's focus parts: the lines (in long posts also the
+    /// sentences) where positive rules fire, on their own ([`crate::scoring::focus_parts`]), so
+    /// that an offer behind a preamble or inside a longer channel post is read as it would be
+    /// alone. Default: as the model's calibration was fitted (`focus` in `calibration.json`),
+    /// else off. Costs up to three extra model texts per post that has rule hits after its first line.
+    pub fn focus(mut self, focus: bool) -> Self {
+        self.focus = Some(focus);
         self
     }
 
@@ -138,7 +152,11 @@ impl DetectorBuilder {
             .or(calibration.as_ref().map(|c| c.thresholds))
             .unwrap_or_default();
         thresholds.validate()?;
+        let focus = self
+            .focus
+            .unwrap_or_else(|| calibration.as_ref().is_some_and(|c| c.focus));
         Ok(Detector {
+            focus,
             rules_fusion: Fusion::rules_only(rules.scoring().bias),
             rules: Arc::new(rules),
             classifier,
@@ -309,7 +327,7 @@ impl Detector {
     fn prepare(&self, text: &str) -> Prepared {
         let norm = normalize(text);
         let rules = scoring::analyse(&self.rules, norm.as_str());
-        let focus = if self.classifier.is_some() {
+        let focus = if self.focus && self.classifier.is_some() {
             scoring::focus_parts(&self.rules, &rules.hits, norm.as_str())
         } else {
             Vec::new()

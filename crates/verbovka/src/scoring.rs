@@ -183,11 +183,7 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 /// (`factor` < 1) start no part: a memo quoting an offer stays one text. Cost: at most
 /// `FOCUS_PARTS` extra texts of ≤ `FOCUS_BYTES` per post (about one window each), none for a
 /// post whose rules fire only in its first line or sentence.
-pub(crate) fn focus_parts(
-    rules: &RuleSet,
-    hits: &[Hit],
-    norm: &str,
-) -> Vec<std::ops::Range<usize>> {
+pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::Range<usize>> {
     let mut starts: Vec<usize> = Vec::new();
     for h in hits {
         let positive = rules
@@ -756,6 +752,11 @@ pub struct Calibration {
     /// (or [`crate::DetectorBuilder::alarm_rate`]). Empty in calibrations made before 2026-12.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operating_points: Vec<OperatingPoint>,
+    /// Whether the fit read each post's focus parts ([`focus_parts`]) as scoring does: a
+    /// [`crate::Detector`] built with this calibration reads them exactly then, so scoring
+    /// matches the fit. Absent (false) in calibrations made before 2026-12-07.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub focus: bool,
 }
 
 /// One choice of thresholds and what it gave on the dev split it was measured on.
@@ -906,6 +907,7 @@ keywords = ["задержан"]
                 point(0.7, 2.0, 0.90),
                 point(0.5, 9.0, 0.95),
             ],
+            focus: false,
         };
         cal.validate().unwrap();
         let t = |cal: &Calibration, rate: f64| {

@@ -17,7 +17,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use verbovka_lab::calibrate::{calibrate_model, CalibrationObjective, CalibrationTargets};
 
-const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean] [--windows stride|sentences]
+const USAGE: &str = "usage: calibrate --model DIR --dev FILE.jsonl [--background FILE ...] [--max-hard-fpr X] [--max-background-fpr X] [--max-telegram-fpr X] [--objective macro|binary|mean] [--windows stride|sentences] [--focus]
+
+--focus: the detector also reads each post's focus parts (verbovka::scoring::focus_parts), and
+the calibration says so (detectors built with it read them too).
 
 Also writes the alarm-budget curve (operating_points: thresholds moved together, each with dev
 background alarms per 10,000, dev recall and hard-negative rate) and prints it as a table.";
@@ -37,12 +40,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut model_dir, mut dev, mut background) = (None, None, Vec::new());
     let mut targets = CalibrationTargets::default();
     let mut windows = verbovka::model::Windows::Stride;
+    let mut focus = false;
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
         match arg {
             Long("model") => model_dir = Some(PathBuf::from(args.value()?)),
             Long("windows") => windows = verbovka_lab::parse_windows(&args.value()?.string()?)?,
             Long("dev") => dev = Some(PathBuf::from(args.value()?)),
+            Long("focus") => focus = true,
             Long("background") => background.push(PathBuf::from(args.value()?)),
             Long("max-hard-fpr") => targets.max_hard_fpr = args.value()?.parse()?,
             Long("max-background-fpr") => targets.max_background_fpr = args.value()?.parse()?,
@@ -72,7 +77,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         dev.display(),
         background.len()
     );
-    let fit = calibrate_model(&model_dir, &dev, &background, targets, windows)?;
+    let fit = calibrate_model(&model_dir, &dev, &background, targets, windows, focus)?;
     for (form, cv) in &fit.candidates {
         eprintln!("  {cv:.4}  {form}");
     }

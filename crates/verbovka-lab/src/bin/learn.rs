@@ -31,11 +31,12 @@ use verbovka_lab::finetune::{
 use verbovka_lab::train::{self, read_examples};
 
 const USAGE: &str = "usage: learn --model DIR --corrections FILE [--corrections FILE ...] [--out DIR] \
-[--data DIR] [--holdout SHARE] [--eval FILE ...] [--steps N] [--lr X] [--share X] [--context X] [--seed N] [--workers N]
+[--data DIR] [--holdout SHARE] [--eval FILE ...] [--steps N] [--lr X] [--share X] [--context X] [--focus] [--seed N] [--workers N]
 
   --holdout SHARE  share of the corrections kept out of learning and measured (default 0.2; 0 for none)
   --eval FILE      a labelled JSONL file measured before and after (repeatable)
   --steps N        optimisation steps per member (default 200), --share X corrections per batch (0.25)
+  --focus          calibrate reading focus parts (calibrate --focus)
   --context X      share of examples read inside real background text (default 0; FinetuneOptions::context_share)";
 
 fn main() -> ExitCode {
@@ -61,6 +62,7 @@ struct Args {
     holdout: f64,
     eval: Vec<PathBuf>,
     opts: FinetuneOptions,
+    focus: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
@@ -73,6 +75,7 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
         holdout: 0.2,
         eval: Vec::new(),
         opts: FinetuneOptions::default(),
+        focus: false,
     };
     let mut model = None;
     let mut p = lexopt::Parser::from_env();
@@ -87,6 +90,7 @@ fn parse_args() -> Result<Option<Args>, Box<dyn std::error::Error>> {
             Long("steps") => a.opts.steps = p.value()?.parse()?,
             Long("lr") => a.opts.learning_rate = p.value()?.parse()?,
             Long("share") => a.opts.correction_share = p.value()?.parse()?,
+            Long("focus") => a.focus = true,
             Long("context") => a.opts.context_share = p.value()?.parse()?,
             Long("seed") => a.opts.seed = p.value()?.parse()?,
             Long("workers") => a.opts.workers = p.value()?.parse()?,
@@ -211,6 +215,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             &dev_bg,
             CalibrationTargets::default(),
             Windows::Stride,
+            args.focus,
         )
         .map_err(|e| e.to_string())
     })?;
