@@ -515,7 +515,7 @@ const MAX_CONTEXT: usize = 96;
 /// `row` (an example's ids) inside real text `pad`, as a window over a longer post would
 /// read it: the end of `pad` before it, the start of `pad` after it, or both, filling at most
 /// the room left in `max_len` (never cutting the example; a row with less than
-/// [`MIN_CONTEXT`] tokens of room is returned as it is).
+/// `MIN_CONTEXT` (4) tokens of room is returned as it is).
 pub fn wrap_in_context(row: &[u32], pad: &[u32], max_len: usize, rng: &mut Rng) -> Vec<u32> {
     let room = max_len
         .saturating_sub(row.len())

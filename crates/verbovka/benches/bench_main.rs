@@ -237,6 +237,15 @@ mod score_batch {
                     Err(e) => eprintln!("score_batch with one model skipped: {e}"),
                 }
             }
+            // The default without focus parts beside it: what reading them costs.
+            if e == Engine::detect() {
+                if let Ok(d) = verbovka::Detector::builder().engine(e).focus(false).build() {
+                    if d.has_model() {
+                        let name = format!("default detector {e} no focus parts, threads");
+                        detectors.push((name, d, vec![cores]));
+                    }
+                }
+            }
             match verbovka::Detector::builder().engine(e).build() {
                 Ok(d) if d.has_model() => {
                     detectors.push((format!("default detector {e}, threads"), d, threads))

@@ -172,7 +172,7 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// Parts of a post the model reads again on their own ("focus parts"), as byte ranges of the
-/// normalised text: from the start of each line (or sentence, [`part_start`]; not the text's first) where a
+/// normalised text: from the start of each line (in a text longer than `FOCUS_BYTES` also of each sentence; not the text's first) where a
 /// positive rule fired, at most [`FOCUS_BYTES`] long, the [`FOCUS_PARTS`] whose rules weigh
 /// most. The model pools its window by a mean over the tokens, so an offer that shares a
 /// window with a preamble or with the rest of a channel post is diluted by them: measured on
@@ -221,8 +221,9 @@ pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::R
 
 /// Most focus parts per post, and the most bytes of one (about one model window of Cyrillic
 /// text; a Latin or emoji text gets less than a window).
-pub(crate) const FOCUS_PARTS: usize = 3;
-pub(crate) const FOCUS_BYTES: usize = 900;
+pub const FOCUS_PARTS: usize = 3;
+/// See [`FOCUS_PARTS`].
+pub const FOCUS_BYTES: usize = 900;
 /// How far back from a hit its line or sentence start is looked for; without one in reach the
 /// part starts at the hit's word.
 const FOCUS_LOOKBACK: usize = 400;
