@@ -94,7 +94,8 @@
 //! Any `&str` is accepted: nothing panics, evidence spans always lie on character boundaries
 //! of the text given, and cost is linear in the text's length (regexes are finite automata;
 //! the model reads a long text in overlapping windows, at most 16 of them, and marks the verdict
-//! `truncated` when a text is longer than that).
+//! `truncated` when a text is longer than that; it also reads at most 3 focus parts of ≤ 900
+//! bytes, the lines where rules fire, [`scoring::focus_parts`]).
 //! Memory is linear in the text as well: some 10–40 bytes of heap per byte of ordinary text, at
 //! most about 150 for text that Unicode normalisation expands (U+FDFA; `tests/memory.rs`
 //! counts it). [`Detector::score`] reads all of the `&str` it is given, so bound what you pass:
