@@ -351,10 +351,9 @@ impl Detector {
             }
         }
         let error = match model.predict(&batch) {
-            Ok(out) if out.len() == batch.len() => {
-                let (texts, parts) = out.split_at(prepared.len());
-                let mut texts = texts.to_vec();
-                for (&i, part) in owner.iter().zip(parts) {
+            Ok(mut texts) if texts.len() == batch.len() => {
+                let parts = texts.split_off(prepared.len());
+                for (&i, part) in owner.iter().zip(&parts) {
                     let logits = &mut texts[i].logits.0;
                     for (l, p) in logits.iter_mut().zip(part.logits.0) {
                         *l = l.max(p);

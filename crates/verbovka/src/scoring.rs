@@ -172,8 +172,8 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// Parts of a post the model reads again on their own ("focus parts"), as byte ranges of the
-/// normalised text: from the start of each line (in a text longer than `FOCUS_BYTES` also of each sentence; not the text's first) where a
-/// positive rule fired, at most [`FOCUS_BYTES`] long, the [`FOCUS_PARTS`] whose rules weigh
+/// normalised text: from the start of each line (in a text longer than `FOCUS_BYTES` also of
+/// each sentence; not the text's first) where a positive rule fired, at most [`FOCUS_BYTES`] long, the [`FOCUS_PARTS`] whose rules weigh
 /// most. The model pools its window by a mean over the tokens, so an offer that shares a
 /// window with a preamble or with the rest of a channel post is diluted by them: measured on
 /// the issue-11 test split, 32.9 % of positives stayed flagged behind ~1,500 characters of
@@ -184,15 +184,14 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 /// `FOCUS_PARTS` extra texts of ≤ `FOCUS_BYTES` per post (about one window each), none for a
 /// post whose rules fire only in its first line or sentence.
 pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::Range<usize>> {
+    // The weight of a positive hit at full weight; `None` for the others (counter-evidence,
+    // and offers a news or warning frame quotes).
+    let weight = |h: &Hit| {
+        let rule = rules.rules().get(h.rule)?;
+        (!rule.role.is_negative() && h.factor >= 1.0).then_some(rule.weight)
+    };
     let mut starts: Vec<usize> = Vec::new();
-    for h in hits {
-        let positive = rules
-            .rules()
-            .get(h.rule)
-            .is_some_and(|r| !r.role.is_negative());
-        if !positive || h.factor < 1.0 {
-            continue;
-        }
+    for h in hits.iter().filter(|h| weight(h).is_some()) {
         let s = part_start(norm, h.span.start);
         if s > 0 && !starts.contains(&s) {
             starts.push(s);
@@ -203,14 +202,12 @@ pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::R
         .into_iter()
         .map(|s| {
             let end = floor_boundary(norm, (s + FOCUS_BYTES).min(norm.len()));
-            let weight = hits
+            let inside = hits
                 .iter()
-                .filter(|h| h.factor >= 1.0 && s <= h.span.start && h.span.end <= end)
-                .filter_map(|h| rules.rules().get(h.rule))
-                .filter(|r| !r.role.is_negative())
-                .map(|r| r.weight)
+                .filter(|h| s <= h.span.start && h.span.end <= end)
+                .filter_map(weight)
                 .sum();
-            (weight, s..end)
+            (inside, s..end)
         })
         .collect();
     parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.start.cmp(&b.1.start)));
@@ -234,10 +231,12 @@ const FOCUS_LOOKBACK: usize = 400;
 ///
 /// Sentence starts only in long texts: in a short news post a later sentence read alone
 /// ("he was promised 500 $ for burning a car") looks like the offer it reports. Measured on
-/// dev (the v2 members, one-scale fusion refitted each time): cross-validated objective 0.9671
-/// without parts, 0.9670 with line starts, 0.9420 with line and sentence starts in every text,
-/// 0.9661 with both only in texts over 700 bytes; test positives behind ~1,500 characters of
-/// real text (400 of them) flagged 37.5 / 81.5 / 84.8 / 84.8 %.
+/// dev (members fine-tuned on 2026-12-07, not shipped; one-scale fusion refitted each time):
+/// cross-validated objective 0.9671 without parts, 0.9670 with line starts, 0.9420 with line
+/// and sentence starts in every text, 0.9661 with both only in texts over 700 bytes and 0.9672
+/// over `FOCUS_BYTES` (this rule); test positives behind ~1,500 characters of real text (400
+/// of them) flagged 37.5 / 81.5 / 84.8 / 84.8 / 84.8 %. With the shipped members: 0.9642
+/// without parts, 0.9645 with this rule.
 fn part_start(text: &str, at: usize) -> usize {
     let sentences = text.len() > FOCUS_BYTES;
     let from = floor_boundary(text, at.saturating_sub(FOCUS_LOOKBACK));
