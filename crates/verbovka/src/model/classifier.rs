@@ -229,9 +229,9 @@ impl TransformerClassifier {
 
     fn load(config: &[u8], tokenizer: &[u8], weights: &[u8], origin: &str) -> Result<Self> {
         let config = ModelConfig::from_json(config, origin)?;
-        let tokenizer = Tokenizer::from_bytes(tokenizer)
+        let encoder = TextEncoder::from_json(tokenizer, config.max_len)
             .map_err(|e| model_err(origin, format!("{TOKENIZER_FILE}: {e}")))?;
-        Self::from_parts(config, tokenizer, weights, origin)
+        Self::from_encoder(config, encoder, weights, origin)
     }
 
     /// Builds a classifier from a parsed config and tokenizer and the safetensors bytes.
@@ -241,10 +241,23 @@ impl TransformerClassifier {
         weights: &[u8],
         origin: &str,
     ) -> Result<Self> {
+        // A typed `<pad>`/`<mask>`/`<unk>` is text, never a special token.
+        let mut tokenizer = tokenizer;
+        tokenizer.set_encode_special_tokens(true);
+        let encoder = TextEncoder::new(tokenizer, config.max_len);
+        Self::from_encoder(config, encoder, weights, origin)
+    }
+
+    fn from_encoder(
+        config: ModelConfig,
+        encoder: TextEncoder,
+        weights: &[u8],
+        origin: &str,
+    ) -> Result<Self> {
         config
             .validate()
             .map_err(|e| model_err(origin, format!("{CONFIG_FILE}: {e}")))?;
-        let tok_vocab = tokenizer.get_vocab_size(true);
+        let tok_vocab = encoder.vocab_size();
         if tok_vocab != config.vocab_size {
             return Err(model_err(
                 origin,
@@ -260,25 +273,12 @@ impl TransformerClassifier {
                 format!("{WEIGHTS_FILE} does not match {CONFIG_FILE}: {e}"),
             )
         })?;
-        // A typed `<pad>`/`<mask>`/`<unk>` is text, never a special token.
-        let mut tokenizer = tokenizer;
-        tokenizer.set_encode_special_tokens(true);
         // Pieces that end a sentence: windows start after them.
-        let mut sentence_ends: Vec<u32> = tokenizer
-            .get_vocab(true)
-            .into_iter()
-            .filter(|(piece, _)| {
-                let p = piece.trim_start_matches('▁');
-                !p.is_empty() && p.chars().all(|c| matches!(c, '.' | '!' | '?' | '…'))
-            })
-            .map(|(_, id)| id)
-            .collect();
-        sentence_ends.sort_unstable();
-        let encoder = TextEncoder::new(tokenizer, config.max_len);
+        let sentence_ends = encoder.sentence_ends().into();
         Ok(TransformerClassifier {
             config,
             encoder,
-            sentence_ends: sentence_ends.into(),
+            sentence_ends,
             windows: Windows::default(),
             fast: Arc::new(fast),
             pool: Arc::default(),
@@ -866,6 +866,12 @@ mod probe {
             "TextEncoder::new: {:.1} ms",
             best(&mut || {
                 std::hint::black_box(TextEncoder::new(tokenizer.clone(), cfg.max_len));
+            })
+        );
+        println!(
+            "TextEncoder::from_json: {:.1} ms",
+            best(&mut || {
+                std::hint::black_box(TextEncoder::from_json(&tok, cfg.max_len).ok());
             })
         );
         println!(

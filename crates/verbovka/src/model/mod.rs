@@ -26,6 +26,7 @@ mod embedded;
 mod ensemble;
 #[allow(unsafe_code)] // the SIMD kernels: each `unsafe` has its `# Safety` or `SAFETY:`
 mod fast;
+mod isolated;
 mod tokenizer;
 
 pub use classifier::{

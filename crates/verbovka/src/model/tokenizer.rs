@@ -21,9 +21,43 @@ fn tok_err(e: tokenizers::Error) -> Error {
 /// ([`TextEncoder::fast_path`] says which).
 #[derive(Clone)]
 pub struct TextEncoder {
-    tokenizer: Tokenizer,
+    tokenizer: Arc<LazyTokenizer>,
     fast: std::result::Result<Arc<FastTokenizer>, Unsupported>,
     max_len: usize,
+    /// `get_vocab_size(true)` of the tokenizer.
+    vocab_size: usize,
+    /// Ids of the pieces that end a sentence (only `.`, `!`, `?`, `…` after an optional
+    /// `▁`), sorted.
+    sentence_ends: Arc<[u32]>,
+}
+
+/// The `tokenizers` tokenizer. [`TextEncoder::from_json`] builds it only when something asks
+/// for it (the fast path never does): building it was about half of loading a member.
+struct LazyTokenizer {
+    json: Box<[u8]>,
+    cell: std::sync::OnceLock<std::result::Result<Tokenizer, String>>,
+}
+
+impl LazyTokenizer {
+    fn built(tokenizer: Tokenizer) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(Ok(tokenizer));
+        LazyTokenizer {
+            json: Box::default(),
+            cell,
+        }
+    }
+
+    fn get(&self) -> Result<&Tokenizer> {
+        self.cell
+            .get_or_init(|| {
+                let mut t = Tokenizer::from_bytes(&self.json).map_err(|e| e.to_string())?;
+                t.set_encode_special_tokens(true);
+                Ok(t)
+            })
+            .as_ref()
+            .map_err(|e| Error::Tokenizer(e.as_str().into()))
+    }
 }
 
 impl std::fmt::Debug for TextEncoder {
@@ -35,20 +69,109 @@ impl std::fmt::Debug for TextEncoder {
     }
 }
 
+/// The number of distinct pieces and the sorted sentence-end ids of a piece ↦ id map (the
+/// map `tokenizers`' `get_vocab(true)` gives).
+fn vocab_facts<'a>(vocab: impl Iterator<Item = (&'a str, u32)>) -> (usize, Arc<[u32]>) {
+    let mut size = 0;
+    let mut ends: Vec<u32> = vocab
+        .inspect(|_| size += 1)
+        .filter(|(piece, _)| {
+            let p = piece.trim_start_matches('▁');
+            !p.is_empty() && p.chars().all(|c| matches!(c, '.' | '!' | '?' | '…'))
+        })
+        .map(|(_, id)| id)
+        .collect();
+    ends.sort_unstable();
+    (size, ends.into())
+}
+
 impl TextEncoder {
     /// Wraps `tokenizer` with a window of `max_len` tokens.
     pub fn new(tokenizer: Tokenizer, max_len: usize) -> Self {
-        let fast = FastTokenizer::new(&tokenizer).map(Arc::new);
+        let fast = serde_json::from_str(&tokenizer.to_string(false).unwrap_or_default())
+            .map_err(|e| e.to_string())
+            .and_then(|j| {
+                FastTokenizer::new(&j, tokenizer.get_encode_special_tokens(), |t| {
+                    tokenizer.token_to_id(t)
+                })
+            })
+            .map(Arc::new);
+        let vocab = tokenizer.get_vocab(true);
+        let (vocab_size, sentence_ends) =
+            vocab_facts(vocab.iter().map(|(p, &id)| (p.as_str(), id)));
         TextEncoder {
-            tokenizer,
+            tokenizer: Arc::new(LazyTokenizer::built(tokenizer)),
             fast,
             max_len,
+            vocab_size,
+            sentence_ends,
         }
     }
 
-    /// The wrapped tokenizer.
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
+    /// Reads a `tokenizer.json` with a window of `max_len` tokens. Special tokens typed in a
+    /// text are text (as with `set_encode_special_tokens(true)`): user text never produces
+    /// `<pad>`, `<mask>` or `<unk>`. When the file is of the kind the fast path implements,
+    /// `tokenizers` itself is not built until [`TextEncoder::tokenizer`] asks for it;
+    /// otherwise it is built here, and an invalid file is an error here.
+    pub fn from_json(json: &[u8], max_len: usize) -> Result<Self> {
+        match Self::fast_from_json(json) {
+            Ok((fast, vocab_size, sentence_ends)) => Ok(TextEncoder {
+                tokenizer: Arc::new(LazyTokenizer {
+                    json: json.into(),
+                    cell: std::sync::OnceLock::new(),
+                }),
+                fast: Ok(Arc::new(fast)),
+                max_len,
+                vocab_size,
+                sentence_ends,
+            }),
+            Err(_) => {
+                let mut tokenizer = Tokenizer::from_bytes(json).map_err(tok_err)?;
+                tokenizer.set_encode_special_tokens(true);
+                Ok(Self::new(tokenizer, max_len))
+            }
+        }
+    }
+
+    /// The fast tokenizer straight from the file, when every added token is a piece of the
+    /// vocabulary with that piece's id (then the ids are the ones `tokenizers` would assign).
+    fn fast_from_json(
+        json: &[u8],
+    ) -> std::result::Result<(FastTokenizer, usize, Arc<[u32]>), Unsupported> {
+        let j: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let vocab = j["model"]["vocab"].as_array().ok_or("Unigram vocab")?;
+        // Later duplicates win, as in `tokenizers`' piece-to-id map.
+        let ids: std::collections::HashMap<&str, u32> = vocab
+            .iter()
+            .enumerate()
+            .filter_map(|(id, v)| Some((v[0].as_str()?, u32::try_from(id).ok()?)))
+            .collect();
+        for t in j["added_tokens"].as_array().ok_or("added_tokens")? {
+            let content = t["content"].as_str().unwrap_or_default();
+            if ids.get(content).map(|&id| u64::from(id)) != t["id"].as_u64() {
+                return Err(format!("added token {t} is not the vocabulary's piece"));
+            }
+        }
+        let fast = FastTokenizer::new(&j, true, |t| ids.get(t).copied())?;
+        let (size, ends) = vocab_facts(ids.iter().map(|(&p, &id)| (p, id)));
+        Ok((fast, size, ends))
+    }
+
+    /// The wrapped tokenizer (built on first call when [`TextEncoder::from_json`] did not
+    /// need it).
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.tokenizer.get()
+    }
+
+    /// The number of ids the tokenizer can give (`get_vocab_size(true)`).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    /// Ids of the pieces that end a sentence (`.`, `!`, `?`, `…`, runs of them, after an
+    /// optional `▁`), sorted: windows start after them.
+    pub fn sentence_ends(&self) -> &[u32] {
+        &self.sentence_ends
     }
 
     /// The model's window (ids per text).
@@ -74,7 +197,10 @@ impl TextEncoder {
     /// All ids of `text` as `tokenizers`' `encode_fast` gives them: the reference the fast path
     /// is tested against.
     pub fn encode_reference(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.tokenizer.encode_fast(text, false).map_err(tok_err)?;
+        let enc = self
+            .tokenizer()?
+            .encode_fast(text, false)
+            .map_err(tok_err)?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -158,18 +284,33 @@ impl PieceTrie {
     /// Builds the trie; a piece listed twice keeps its last id (as `tokenizers`' piece-to-id
     /// map does), scored with that id's score.
     fn new(pieces: &[(String, f64)]) -> Self {
-        // Edges first (to size the table), then the table.
-        let mut edges: std::collections::HashMap<(u32, char), u32> = Default::default();
+        // Edges first (to size the table), then the table. The pieces are walked in sorted
+        // order, so a piece shares its path with the one before it as far as their common
+        // prefix goes and every node is made once, without a map of edges (the stable sort
+        // keeps a repeated piece's last id last).
+        let mut order: Vec<usize> = (0..pieces.len()).collect();
+        order.sort_by(|&a, &b| pieces[a].0.cmp(&pieces[b].0));
+        let mut edges: Vec<(u32, char, u32)> = Vec::new();
         let mut piece_of_node: Vec<u32> = vec![NO_PIECE];
-        for (id, (piece, _)) in pieces.iter().enumerate() {
-            let mut node = 0u32;
-            for c in piece.chars() {
-                let next = piece_of_node.len() as u32;
-                node = *edges.entry((node, c)).or_insert(next);
-                if node == next {
-                    piece_of_node.push(NO_PIECE);
+        // The previous piece's path: its characters and the nodes they lead to.
+        let mut path: Vec<(char, u32)> = Vec::new();
+        for &id in &order {
+            let (mut node, mut depth) = (0u32, 0);
+            for c in pieces[id].0.chars() {
+                match path.get(depth) {
+                    Some(&(pc, child)) if pc == c => node = child,
+                    _ => {
+                        path.truncate(depth);
+                        let child = piece_of_node.len() as u32;
+                        piece_of_node.push(NO_PIECE);
+                        edges.push((node, c, child));
+                        path.push((c, child));
+                        node = child;
+                    }
                 }
+                depth += 1;
             }
+            path.truncate(depth);
             if let Some(p) = piece_of_node.get_mut(node as usize) {
                 *p = id as u32;
             }
@@ -180,7 +321,7 @@ impl PieceTrie {
             mask: cap - 1,
             scores: pieces.iter().map(|p| p.1).collect(),
         };
-        for ((parent, c), child) in edges {
+        for (parent, c, child) in edges {
             let key = Self::key(parent, c);
             let mut s = trie.slot(key);
             while trie.slots[s].key != 0 {
@@ -320,12 +461,14 @@ fn json_keys(v: &serde_json::Value, keys: &[&str]) -> bool {
 }
 
 impl FastTokenizer {
-    /// Reads `tokenizer`'s own serialisation; `Err(why)` for anything this path does not
-    /// implement exactly (the caller then uses `tokenizers`).
-    fn new(tokenizer: &Tokenizer) -> std::result::Result<Self, Unsupported> {
-        use serde_json::Value;
-        let json = tokenizer.to_string(false).map_err(|e| e.to_string())?;
-        let j: Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    /// Reads a tokenizer's serialisation `j` (`token_to_id` as the tokenizer maps pieces,
+    /// added tokens included; `skip_special`: typed special tokens are text); `Err(why)` for
+    /// anything this path does not implement exactly (the caller then uses `tokenizers`).
+    fn new(
+        j: &serde_json::Value,
+        skip_special: bool,
+        token_to_id: impl Fn(&str) -> Option<u32>,
+    ) -> std::result::Result<Self, Unsupported> {
         for k in ["normalizer", "post_processor", "truncation", "padding"] {
             if !j[k].is_null() {
                 return Err(format!("{k} is set"));
@@ -377,7 +520,6 @@ impl FastTokenizer {
         }
         let min_score = pieces.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
         let mut passes: [Vec<(String, u32)>; 2] = Default::default();
-        let skip_special = tokenizer.get_encode_special_tokens();
         for t in j["added_tokens"].as_array().ok_or("added_tokens")? {
             let content = t["content"].as_str().unwrap_or_default();
             if content.is_empty()
@@ -390,20 +532,17 @@ impl FastTokenizer {
             if skip_special && t["special"] == true {
                 continue;
             }
-            let id = tokenizer
-                .token_to_id(content)
+            let id = token_to_id(content)
                 .ok_or_else(|| format!("added token {content:?} without id"))?;
             passes[usize::from(t["normalized"] == true)].push((content.to_string(), id));
         }
         let [a, b] = passes;
-        let isolated_bmp = (0..0x1_0000u32 / 64)
-            .map(|w| {
-                (0..64).fold(0u64, |acc, bit| {
-                    let c = char::from_u32(w * 64 + bit);
-                    acc | (u64::from(c.is_some_and(isolated_slow)) << bit)
-                })
-            })
-            .collect();
+        let mut isolated_bmp = vec![0u64; 0x1_0000 / 64];
+        for &(from, to) in super::isolated::ISOLATED_BMP {
+            for u in from..=to {
+                isolated_bmp[usize::from(u / 64)] |= 1 << (u % 64);
+            }
+        }
         Ok(FastTokenizer {
             replacement,
             added: [AddedPass::new(a), AddedPass::new(b)],
@@ -651,6 +790,33 @@ mod tests {
         }
     }
 
+    /// The generated table of isolated characters is `isolated_slow` on every BMP character.
+    #[test]
+    fn table_is_current() {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for u in 0..0x1_0000u32 {
+            if char::from_u32(u).is_some_and(isolated_slow) {
+                match ranges.last_mut() {
+                    Some(r) if r.1 + 1 == u => r.1 = u,
+                    _ => ranges.push((u, u)),
+                }
+            }
+        }
+        let table: Vec<(u32, u32)> = super::super::isolated::ISOLATED_BMP
+            .iter()
+            .map(|&(a, b)| (u32::from(a), u32::from(b)))
+            .collect();
+        let fresh: Vec<String> = ranges
+            .iter()
+            .map(|(a, b)| format!("(0x{a:04X}, 0x{b:04X})"))
+            .collect();
+        assert!(
+            table == ranges,
+            "src/model/isolated.rs is out of date; its table is now:\n{}",
+            fresh.join(", ")
+        );
+    }
+
     #[test]
     fn unsupported_tokenizers_fall_back_to_tokenizers() {
         use tokenizers::normalizers::utils::Lowercase;
@@ -660,14 +826,14 @@ mod tests {
         use tokenizers::pre_tokenizers::sequence::Sequence;
         use tokenizers::SplitDelimiterBehavior;
         let base = shipped();
-        let mut lower = base.tokenizer().clone();
+        let mut lower = base.tokenizer().expect("tokenizer").clone();
         lower.with_normalizer(Some(Lowercase)).expect("normalizer");
-        let mut no_digits = base.tokenizer().clone();
+        let mut no_digits = base.tokenizer().expect("tokenizer").clone();
         no_digits.with_pre_tokenizer(Some(Sequence::new(vec![
             Metaspace::new('▁', PrependScheme::Always, true).into(),
             Punctuation::new(SplitDelimiterBehavior::Isolated).into(),
         ])));
-        let mut first = base.tokenizer().clone();
+        let mut first = base.tokenizer().expect("tokenizer").clone();
         first.with_pre_tokenizer(Some(Sequence::new(vec![
             Metaspace::new('▁', PrependScheme::First, true).into(),
             Punctuation::new(SplitDelimiterBehavior::Isolated).into(),
@@ -682,9 +848,62 @@ mod tests {
         }
     }
 
+    /// `from_json` on every shipped member: the fast path without building `tokenizers`, the
+    /// same vocabulary facts and ids as the built tokenizer (special tokens typed are text),
+    /// and the reference built on first use.
+    #[test]
+    fn from_json_needs_no_tokenizers_and_agrees_with_it() {
+        for member in ["seed-7", "seed-1234", "seed-42"] {
+            let path = format!(
+                "{}/models/default/{member}/tokenizer.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let json = std::fs::read(&path).expect("tokenizer.json");
+            let lazy = TextEncoder::from_json(&json, 128).expect("from_json");
+            assert_eq!(lazy.fast_path(), Ok(()), "{member}");
+            assert!(
+                lazy.tokenizer.cell.get().is_none(),
+                "{member}: built eagerly"
+            );
+            let mut t = Tokenizer::from_bytes(&json).expect("tokenizer");
+            t.set_encode_special_tokens(true);
+            let built = TextEncoder::new(t, 128);
+            assert_eq!(lazy.vocab_size(), built.vocab_size(), "{member}");
+            assert_eq!(lazy.sentence_ends(), built.sentence_ends(), "{member}");
+            assert!(!lazy.sentence_ends().is_empty());
+            for text in table()
+                .iter()
+                .map(String::as_str)
+                .chain(["<pad> x<unk>y <mask>"])
+            {
+                assert_eq!(
+                    lazy.encode_all(text).ok(),
+                    built.encode_all(text).ok(),
+                    "{text:?}"
+                );
+            }
+            check(&lazy, "<pad> x<unk>y <mask> подожги шкаф");
+            assert!(
+                lazy.tokenizer.cell.get().is_some(),
+                "the reference was built"
+            );
+        }
+        // A file the fast path does not implement is read by `tokenizers`, and a broken one
+        // is an error.
+        let mut lower = shipped().tokenizer().expect("tokenizer").clone();
+        lower
+            .with_normalizer(Some(tokenizers::normalizers::utils::Lowercase))
+            .expect("normalizer");
+        let enc = TextEncoder::from_json(lower.to_string(false).expect("json").as_bytes(), 128)
+            .expect("from_json");
+        assert!(enc.fast_path().is_err());
+        check(&enc, "Подожги ШКАФ");
+        assert!(TextEncoder::from_json(b"{\"model\": 1}", 128).is_err());
+    }
+
     #[test]
     fn encode_special_tokens_is_respected() {
-        let mut t = shipped().tokenizer().clone();
+        let mut t = shipped().tokenizer().expect("tokenizer").clone();
         t.set_encode_special_tokens(true);
         let enc = TextEncoder::new(t, 128);
         check(&enc, "<pad> x<unk>y <mask>");

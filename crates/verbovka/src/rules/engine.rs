@@ -2,8 +2,9 @@
 //! every wildcard phrase), one `RegexSet` for the patterns.
 //!
 //! Wildcard phrases (`военн* част*`) are not put in the `RegexSet`: their literal head goes
-//! into the automaton and only where it matches is the phrase's anchored regex run. That
-//! keeps the set small, which is what keeps it on the fast DFA path.
+//! into the automaton and only where it matches is the phrase checked (a straight walk, or an
+//! anchored regex for a `*` inside a word). That keeps the set small, which is what keeps it
+//! on the fast DFA path.
 
 use super::spec::{Role, RuleSpec, Scope, ScoringSpec};
 use crate::{Error, Result, Span};
@@ -19,8 +20,8 @@ pub struct RuleSet {
     keywords: Option<AhoCorasick>,
     /// For each automaton pattern: what to check and which rule it belongs to.
     keyword_rules: Vec<Vec<Keyword>>,
-    /// Anchored regexes of wildcard phrases, indexed by [`Keyword::Phrase`].
-    phrases: Vec<Regex>,
+    /// Wildcard phrases, indexed by [`Keyword::Phrase`].
+    phrases: Vec<Phrase>,
     patterns: Option<RegexSet>,
     /// For each set pattern: its rule and the same regex alone, to find the span.
     pattern_rules: Vec<(usize, Regex)>,
@@ -70,6 +71,62 @@ impl NeutralCache<'_> {
     }
 }
 
+/// A wildcard phrase (`военн* част*`): literal parts, each `*` between them a run of word
+/// characters or apostrophes (`[\w']*`), matched at the start of the text it is given.
+#[derive(Debug, Clone)]
+enum Phrase {
+    /// Every part after a `*` starts with a character the run cannot hold (the default
+    /// rules' `военн* част*` shape): each run is then the longest one, so matching is a
+    /// straight walk, exactly what the anchored regex matches. Compiling 112 such regexes
+    /// (each with Unicode `\w`) was half of building the default rules.
+    Walk(Vec<String>),
+    /// Any other phrase (a `*` before a word character, `а*9б`): the anchored regex, whose
+    /// greedy runs may give back characters.
+    Regex(Regex),
+}
+
+impl Phrase {
+    fn new(word: &str, rule: &str, shown: &str) -> Result<Self> {
+        let parts: Vec<String> = word.split('*').map(str::to_string).collect();
+        let walks = parts[1..]
+            .iter()
+            .all(|p| p.chars().next().is_some_and(|c| !in_run(c)));
+        if walks {
+            return Ok(Phrase::Walk(parts));
+        }
+        let body: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
+        let source = format!("^(?:{})", body.join(r"[\w']*"));
+        compile_regex(&source, rule, shown).map(Phrase::Regex)
+    }
+
+    /// The end of the phrase's match at the start of `text`, if it matches there.
+    fn match_end(&self, text: &str) -> Option<usize> {
+        match self {
+            Phrase::Regex(re) => re.find(text).map(|m| m.end()),
+            Phrase::Walk(parts) => {
+                let mut at = 0;
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        at = text[at..]
+                            .find(|c: char| !in_run(c))
+                            .map_or(text.len(), |n| at + n);
+                    }
+                    if !text[at..].starts_with(part.as_str()) {
+                        return None;
+                    }
+                    at += part.len();
+                }
+                Some(at)
+            }
+        }
+    }
+}
+
+/// What a phrase's `*` runs over: the regex class `[\w']` (Unicode `\w`).
+fn in_run(c: char) -> bool {
+    c == '\'' || regex_syntax::is_word_character(c)
+}
+
 /// How an automaton match becomes a hit of a rule.
 #[derive(Debug, Clone, Copy)]
 enum Keyword {
@@ -77,11 +134,11 @@ enum Keyword {
     Exact(usize),
     /// A stem: the word may go on.
     Prefix(usize),
-    /// The head of a wildcard phrase: the phrase regex must match here; `prefix` if the
-    /// phrase itself ends in `*`.
+    /// The head of a wildcard phrase: the phrase must match here; `prefix` if the phrase
+    /// itself ends in `*`.
     Phrase {
         rule: usize,
-        regex: usize,
+        phrase: usize,
         prefix: bool,
     },
 }
@@ -179,14 +236,12 @@ impl RuleSet {
                     None if prefix => (word, Keyword::Prefix(ri)),
                     None => (word, Keyword::Exact(ri)),
                     Some((head, _)) => {
-                        let body: Vec<String> = word.split('*').map(regex::escape).collect();
-                        let source = format!("^(?:{})", body.join(r"[\w']*"));
-                        phrases.push(compile_regex(&source, &r.id, k)?);
+                        phrases.push(Phrase::new(word, &r.id, k)?);
                         (
                             head,
                             Keyword::Phrase {
                                 rule: ri,
-                                regex: phrases.len() - 1,
+                                phrase: phrases.len() - 1,
                                 prefix,
                             },
                         )
@@ -312,11 +367,11 @@ impl RuleSet {
                         }
                         Keyword::Phrase {
                             rule,
-                            regex,
+                            phrase,
                             prefix,
                         } => {
-                            if let Some(pm) = self.phrases[regex].find(&text[s..]) {
-                                let end = s + pm.end();
+                            if let Some(n) = self.phrases[phrase].match_end(&text[s..]) {
+                                let end = s + n;
                                 if prefix {
                                     note(rule, s, word_end(text, end));
                                 } else if at_word_end(text, end) {
@@ -435,5 +490,91 @@ mod tests {
             [(0, "$ сразу"), (1, "авто"), (2, " зсу")]
         );
         assert_eq!(hits(&set, "500$ сразуже"), []);
+    }
+
+    /// The walk matches what the anchored regex `^(?:part[\w']*part…)` matches, for every
+    /// phrase of the default rules, on texts built from the phrase's own parts, word runs of
+    /// every kind `\w` holds (letters, marks, digits, `_`, `‿`) and the characters around them.
+    #[test]
+    fn phrase_walks_match_the_regex_they_replace() {
+        let spec = RuleSpec::embedded().expect("default rules");
+        let fillers = [
+            "",
+            "ой",
+            "'",
+            "ої'в",
+            "\u{301}",
+            "9",
+            "_",
+            "‿",
+            "-",
+            " ",
+            ".",
+            "ъ\u{300}а",
+            "ЁЖ",
+            "x",
+        ];
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let mut walks = 0;
+        for k in spec.rules.iter().flat_map(|r| &r.keywords) {
+            let word = k.strip_suffix('*').unwrap_or(k);
+            if !word.contains('*') {
+                continue;
+            }
+            let phrase = Phrase::new(word, "r", k).expect("phrase");
+            if matches!(phrase, Phrase::Walk(_)) {
+                walks += 1;
+            }
+            let parts: Vec<&str> = word.split('*').collect();
+            let source = format!(
+                "^(?:{})",
+                parts
+                    .iter()
+                    .map(|p| regex::escape(p))
+                    .collect::<Vec<_>>()
+                    .join(r"[\w']*")
+            );
+            let re = Regex::new(&source).expect("regex");
+            for _ in 0..200 {
+                let mut text = String::new();
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        for _ in 0..next(3) {
+                            text.push_str(fillers[next(fillers.len())]);
+                        }
+                    }
+                    // Now and then a part cut short or left out.
+                    match next(10) {
+                        0 => {}
+                        1 => text.push_str(&part.chars().take(2).collect::<String>()),
+                        _ => text.push_str(part),
+                    }
+                }
+                for _ in 0..next(3) {
+                    text.push_str(fillers[next(fillers.len())]);
+                }
+                assert_eq!(
+                    phrase.match_end(&text),
+                    re.find(&text).map(|m| m.end()),
+                    "{k:?} on {text:?}"
+                );
+            }
+        }
+        assert!(walks > 100, "the default phrases walk ({walks})");
+    }
+
+    #[test]
+    fn a_star_before_a_word_character_keeps_the_regex() {
+        // The run must give back a `9` for the rest to match: only the regex does that.
+        let set = rules(&["а*9б", "тип*5"]);
+        assert!(matches!(set.phrases[0], Phrase::Regex(_)));
+        assert_eq!(hits(&set, "а99б"), [(0, "а99б")]);
+        assert_eq!(hits(&set, "ааа9б тип5 типа5"), [(0, "ааа9б"), (1, "тип5")]);
     }
 }
