@@ -118,14 +118,18 @@ impl DetectorBuilder {
                     .into(),
             ));
         }
-        let rules = match self.rules {
-            Some(r) => r,
-            None => RuleSet::embedded()?,
-        };
-        let classifier = match self.classifier {
-            Some(c) => c,
-            None => default_classifier(engine.unwrap_or_default())?,
-        };
+        // The embedded rules and model are built side by side (a third of `Detector::new`).
+        let (rules, classifier) = rayon::join(
+            || match self.rules {
+                Some(r) => Ok(r),
+                None => RuleSet::embedded(),
+            },
+            || match self.classifier {
+                Some(c) => Ok(c),
+                None => default_classifier(engine.unwrap_or_default()),
+            },
+        );
+        let (rules, classifier) = (rules?, classifier?);
         let calibration = classifier.as_ref().and_then(|c| c.calibration());
         let fusion = self
             .fusion

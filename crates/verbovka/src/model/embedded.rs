@@ -4,6 +4,7 @@
 use super::classifier::TransformerClassifier;
 use super::ensemble::{Ensemble, EnsembleSpec};
 use crate::{Error, Result};
+use rayon::prelude::*;
 
 const ORIGIN: &str = "<embedded models/default>";
 const ENSEMBLE: &[u8] = include_bytes!("../../models/default/ensemble.json");
@@ -41,11 +42,14 @@ impl Ensemble {
                 ),
             });
         }
+        // Members load in parallel; the first failure in member order is the error.
         let members = MEMBERS
-            .iter()
+            .par_iter()
             .map(|&(_, config, tokenizer, weights)| {
                 TransformerClassifier::from_bytes(config, tokenizer, weights)
             })
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect::<Result<Vec<_>>>()?;
         Ensemble::new(spec.name, members)?.with_calibration_json(CALIBRATION, ORIGIN)
     }

@@ -13,6 +13,7 @@
 //! one model directory per member (named in `members`, each with its own tokenizer), and the
 //! ensemble's `calibration.json`; the members' own calibrations are not used.
 
+use rayon::prelude::*;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -93,10 +94,13 @@ impl Ensemble {
         let path = dir.join(ENSEMBLE_FILE);
         let json = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let spec = EnsembleSpec::from_json(&json, &origin)?;
+        // Members load in parallel; the first failure in member order is the error.
         let members = spec
             .members
-            .iter()
+            .par_iter()
             .map(|m| TransformerClassifier::from_dir(dir.join(m)))
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect::<Result<Vec<_>>>()?;
         Ok(Ensemble::new(spec.name, members)?.with_calibration(read_calibration(dir, &origin)?))
     }
