@@ -11,9 +11,14 @@
 //! THREADS threads, timed inside this process — wall and CPU seconds — model already loaded
 //! and warmed):
 //! - `forward`: `predict_ids` on pre-tokenised, length-sorted batches of 32 (the model alone);
-//! - `model`: `TransformerClassifier::predict` on the normalised texts (tokenise + model);
+//! - `model`: `Classifier::predict` on the normalised texts (tokenise + model);
 //! - `pipeline`: `Detector::score_batch` with the model on the raw texts (normalise, rules,
 //!   tokenise, model, fuse).
+//!
+//! MODEL_DIR is one model or an ensemble directory (`ensemble.json`, e.g. `models/default`):
+//! then `dump` writes every member's ids (`member_ids`, `ids` = the first member's) and the
+//! ensemble's averaged logits, `forward` runs every member on its own batches, and `pipeline`
+//! is the detector with the ensemble and its calibration (the default detector's job).
 //!
 //! The corpus is `benches/common/corpus.rs`; its posts are written outside the repository.
 
@@ -22,7 +27,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use verbovka::model::TransformerClassifier;
+use verbovka::model::{Ensemble, TransformerClassifier, ENSEMBLE_FILE};
 use verbovka::{Classifier, Detector};
 
 #[path = "../../../verbovka/benches/common/corpus.rs"]
@@ -50,8 +55,20 @@ fn main() -> ExitCode {
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// The model of MODEL_DIR: its members (one for a single model) and the classifier the
+/// detector runs (the ensemble, with its calibration, or the single model).
+fn load(dir: &str) -> Res<(Vec<TransformerClassifier>, Arc<dyn Classifier>)> {
+    if std::path::Path::new(dir).join(ENSEMBLE_FILE).exists() {
+        let ensemble = Ensemble::from_dir(dir)?;
+        Ok((ensemble.members().to_vec(), Arc::new(ensemble)))
+    } else {
+        let model = TransformerClassifier::from_dir(dir)?;
+        Ok((vec![model.clone()], Arc::new(model)))
+    }
+}
+
 fn dump(dir: &str, n: &str, out: &str) -> Res<()> {
-    let model = TransformerClassifier::from_dir(dir)?;
+    let (members, model) = load(dir)?;
     let (posts, origin) = corpus::posts(n.parse()?);
     let norm: Vec<String> = posts
         .iter()
@@ -62,11 +79,16 @@ fn dump(dir: &str, n: &str, out: &str) -> Res<()> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     let mut lens = Vec::with_capacity(posts.len());
     for ((p, q), o) in posts.iter().zip(&norm).zip(&outputs) {
-        let all = model.text_encoder().encode_all(q)?;
-        let (ids, truncated) = model.text_encoder().encode(q)?;
+        let first = members[0].text_encoder();
+        let all = first.encode_all(q)?;
+        let (ids, truncated) = first.encode(q)?;
         lens.push((all.len(), ids.len()));
+        let member_ids = members
+            .iter()
+            .map(|m| Ok(m.text_encoder().encode(q)?.0))
+            .collect::<Res<Vec<_>>>()?;
         let line = serde_json::json!({
-            "text": p, "norm": q, "ids": ids, "n_tokens": all.len(),
+            "text": p, "norm": q, "ids": ids, "member_ids": member_ids, "n_tokens": all.len(),
             "truncated": truncated, "logits": o.logits,
         });
         writeln!(w, "{line}")?;
@@ -100,27 +122,48 @@ fn cpu_seconds() -> f64 {
 }
 
 fn serve(dir: &str, path: &str) -> Res<()> {
-    let model = TransformerClassifier::from_dir(dir)?;
+    let (members, model) = load(dir)?;
     let text = std::fs::read_to_string(path)?;
     let mut raw = Vec::new();
     let mut norm = Vec::new();
-    let mut ids: Vec<Vec<u32>> = Vec::new();
+    // Per member, the ids of every post.
+    let mut ids: Vec<Vec<Vec<u32>>> = vec![Vec::new(); members.len()];
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line)?;
         raw.push(v["text"].as_str().unwrap_or_default().to_string());
         norm.push(v["norm"].as_str().unwrap_or_default().to_string());
-        ids.push(serde_json::from_value(v["ids"].clone())?);
+        let per_member: Vec<Vec<u32>> = match v.get("member_ids") {
+            Some(m) => serde_json::from_value(m.clone())?,
+            None => vec![serde_json::from_value(v["ids"].clone())?],
+        };
+        if per_member.len() != members.len() {
+            return Err(format!(
+                "{path}: ids for {} members, the model has {}",
+                per_member.len(),
+                members.len()
+            )
+            .into());
+        }
+        for (all, row) in ids.iter_mut().zip(per_member) {
+            all.push(row);
+        }
     }
     let norm_refs: Vec<&str> = norm.iter().map(String::as_str).collect();
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| ids[i].len());
-    let batches: Vec<Vec<&[u32]>> = order
-        .chunks(BATCH)
-        .map(|c| c.iter().map(|&i| ids[i].as_slice()).collect())
+    // Per member, its posts sorted by its own token counts, in batches of 32.
+    let batches: Vec<(usize, Vec<&[u32]>)> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(k, rows)| {
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            order.sort_by_key(|&i| rows[i].len());
+            order
+                .chunks(BATCH)
+                .map(|c| (k, c.iter().map(|&i| rows[i].as_slice()).collect()))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let model = Arc::new(model);
     let detector = Detector::builder()
-        .classifier(Some(model.clone() as Arc<dyn Classifier>))
+        .classifier(Some(model.clone()))
         .build()?;
     let pools: Vec<rayon::ThreadPool> = (1..=2)
         .map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build())
@@ -136,7 +179,7 @@ fn serve(dir: &str, path: &str) -> Res<()> {
                 "forward" => {
                     let out: Vec<Vec<[f32; 3]>> = batches
                         .par_iter()
-                        .map(|b| model.predict_ids(b))
+                        .map(|(k, b)| members[*k].predict_ids(b))
                         .collect::<Result<_, _>>()?;
                     std::hint::black_box(out);
                 }

@@ -15,6 +15,10 @@ and logits). Steps:
    verbovka packs it. Threads: ONNX Runtime `intra_op_num_threads`, torch `set_num_threads`,
    verbovka a rayon pool of that size (the model runs one batch per thread).
 4. FLOPs per post at the measured lengths, FMA peak (fma_peak.c), fraction of peak.
+
+An ensemble directory (`ensemble.json`, e.g. `models/default`, the default detector's three
+members) runs every peer as the same ensemble: one session per member, each on its own
+tokenizer's ids, logits averaged; verbovka's `pipeline` is then the default detector.
 """
 
 import argparse
@@ -79,11 +83,14 @@ class Peer:
         return self.run_ids(self.tokenize(texts))
 
 
-def check(name, got, want, n_check):
-    diff = np.abs(np.asarray(got) - np.asarray(want))
+def check(name, got, want, n_check, whole):
+    """Logits agree on the first `n_check` posts the model reads whole (`whole`): a longer post
+    is read by verbovka in several windows (the maximum of their logits), by the peers in its
+    first window only, so its logits differ by design."""
+    diff = np.abs(np.asarray(got) - np.asarray(want))[whole]
     head = float(diff[:n_check].max())
     ok = head <= 1e-4
-    print(f"  {name:<28} max |Δlogit| first {n_check}: {head:.2e}  all {len(diff)}: {float(diff.max()):.2e}  {'OK' if ok else 'FAIL'}")
+    print(f"  {name:<28} max |Δlogit| first {n_check} read whole: {head:.2e}  all {len(diff)} read whole: {float(diff.max()):.2e}  {'OK' if ok else 'FAIL'}")
     return ok
 
 
@@ -94,12 +101,34 @@ def logits_in_order(peer, id_rows):
     return out
 
 
+class EnsemblePeer:
+    """One `Peer` per member, each on its own ids; logits averaged in post order."""
+
+    def __init__(self, peers):
+        self.peers = peers
+
+    def logits_ids(self, rows_per_member):
+        return sum(logits_in_order(p, rows) for p, rows in zip(self.peers, rows_per_member)) / len(self.peers)
+
+    def logits_texts(self, texts):
+        return self.logits_ids([p.tokenize(texts) for p in self.peers])
+
+
+def member_dirs(model_dir):
+    path = os.path.join(model_dir, "ensemble.json")
+    if not os.path.exists(path):
+        return [model_dir]
+    with open(path) as f:
+        return [os.path.join(model_dir, m) for m in json.load(f)["members"]]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--posts", required=True)
     ap.add_argument("--server", required=True, help="path of the dump_logits binary")
     ap.add_argument("--fma", help="path of the compiled fma_peak binary")
+    ap.add_argument("--fma-width", default="auto", choices=("auto", "512", "256"), help="vector width of the peak the fractions are of (auto: the widest this CPU runs, the one verbovka's default engine uses)")
     ap.add_argument("--server-alt", help="a second dump_logits binary (e.g. built from a modified src/) timed alongside")
     ap.add_argument("--alt-label", default="verbovka*", help="row label prefix for --server-alt")
     ap.add_argument("--reps", type=int, default=5)
@@ -113,14 +142,18 @@ def main():
     import tokenizers
     from tokenizers import Tokenizer
 
-    cfg, _ = peer_models.load(args.model)
+    dirs = member_dirs(args.model)
+    cfgs = [peer_models.load(d)[0] for d in dirs]
+    cfg = cfgs[0]
     posts = [json.loads(l) for l in open(args.posts, encoding="utf-8")]
     texts = [p["norm"] for p in posts]
-    v_ids = [p["ids"] for p in posts]
+    v_ids_m = [[p.get("member_ids", [p["ids"]])[k] for p in posts] for k in range(len(dirs))]
+    v_ids = v_ids_m[0]
     v_logits = np.array([p["logits"] for p in posts], dtype=np.float32)
     n = len(posts)
-    tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
+    toks = [Tokenizer.from_file(os.path.join(d, "tokenizer.json")) for d in dirs]
     pad_id = cfg["pad_id"]
+    print(f"model: {args.model} ({len(dirs)} member{'s' if len(dirs) > 1 else ''})")
     print(f"posts: {n}, {sum(len(p['text'].encode()) for p in posts)} bytes; load {loadavg()}")
     print(f"python {platform.python_version()}, onnxruntime {ort.__version__}, tokenizers {tokenizers.__version__}, numpy {np.__version__}")
 
@@ -136,56 +169,60 @@ def main():
         servers[args.alt_label] = start_server(args.server_alt)
 
     # 1. tokenisation agrees
-    hf_ids = [e.ids[: cfg["max_len"]] for e in tok.encode_batch_fast(texts, add_special_tokens=False)]
-    same = sum(a == b for a, b in zip(hf_ids, v_ids))
-    print(f"HF tokenizers ids == verbovka ids: {same}/{n}")
+    for k, t in enumerate(toks):
+        hf_ids = [e.ids[: cfgs[k]["max_len"]] for e in t.encode_batch_fast(texts, add_special_tokens=False)]
+        same = sum(a == b for a, b in zip(hf_ids, v_ids_m[k]))
+        print(f"HF tokenizers ids == verbovka ids (member {k}): {same}/{n}")
 
     # 2. peers, and correctness
-    onnx_model = peer_models.build_onnx(args.model)
-    onnx_bytes = onnx_model.SerializeToString()
-    onnx_path = os.path.join(os.path.dirname(args.posts), "verbovka_peer.onnx")
-    with open(onnx_path, "wb") as f:
-        f.write(onnx_bytes)
+    onnx_bytes = [peer_models.build_onnx(d).SerializeToString() for d in dirs]
+    for k, b in enumerate(onnx_bytes):
+        with open(os.path.join(os.path.dirname(args.posts), f"verbovka_peer_{k}.onnx"), "wb") as f:
+            f.write(b)
 
-    def ort_session(threads):
+    def ort_session(threads, k):
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        s = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+        s = ort.InferenceSession(onnx_bytes[k], so, providers=["CPUExecutionProvider"])
         return lambda ids, mask: s.run(["logits"], {"ids": ids, "mask": mask})[0]
 
-    mk = lambda fwd, **kw: Peer(tok, cfg["max_len"], pad_id, fwd, **kw)  # noqa: E731
+    def mk(fwd_of, **kw):
+        """The peer as an ensemble of its members (one member for a single model)."""
+        return EnsemblePeer([Peer(toks[k], cfgs[k]["max_len"], cfgs[k]["pad_id"], fwd_of(k), **kw) for k in range(len(dirs))])
+
     engines = {}
-    engines["onnxruntime 1 thread"] = (1, mk(ort_session(1)))
-    engines["onnxruntime 2 threads"] = (2, mk(ort_session(2), parallel_tokenize=True))
-    engines["onnxruntime 2 workers×1"] = (2, mk(ort_session(1), workers=2, parallel_tokenize=True))
+    engines["onnxruntime 1 thread"] = (1, mk(lambda k: ort_session(1, k)))
+    engines["onnxruntime 2 threads"] = (2, mk(lambda k: ort_session(2, k), parallel_tokenize=True))
+    engines["onnxruntime 2 workers×1"] = (2, mk(lambda k: ort_session(1, k), workers=2, parallel_tokenize=True))
     torch = None
     if not args.no_torch:
         import torch
 
-        enc = peer_models.torch_encoder(args.model)
+        encs = [peer_models.torch_encoder(d) for d in dirs]
 
-        def torch_fwd(threads):
+        def torch_fwd(threads, k):
             def f(ids, mask):
                 if torch.get_num_threads() != threads:
                     torch.set_num_threads(threads)
                 with torch.inference_mode():
-                    return enc(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+                    return encs[k](torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
             return f
 
         print(f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()})")
-        engines["pytorch 1 thread"] = (1, mk(torch_fwd(1)))
-        engines["pytorch 2 threads"] = (2, mk(torch_fwd(2), parallel_tokenize=True))
+        engines["pytorch 1 thread"] = (1, mk(lambda k: torch_fwd(1, k)))
+        engines["pytorch 2 threads"] = (2, mk(lambda k: torch_fwd(2, k), parallel_tokenize=True))
 
-    print("correctness vs verbovka (same token ids, padded batches of 32 vs verbovka's packed):")
+    whole = np.array([not p["truncated"] for p in posts])
+    print(f"correctness vs verbovka (same token ids, padded batches of 32 vs verbovka's packed; {int((~whole).sum())} posts over the window, which verbovka reads in several windows and the peers do not, left out):")
     ok = True
     for name, (_, peer) in engines.items():
         if "workers" in name:
             continue
-        ok &= check(name, logits_in_order(peer, v_ids), v_logits, args.check)
+        ok &= check(name, peer.logits_ids(v_ids_m), v_logits, args.check, whole)
     if not ok:
         print("peer logits do not match verbovka's: not timing")
         sys.exit(1)
@@ -206,27 +243,32 @@ def main():
         for threads in (1, 2):
             for mode in ("forward", "model", "pipeline"):
                 timed[f"{label} {mode} {threads}t"] = (threads, mode, verbovka(server, mode, threads))
-    tok_ids = {}
     for name, (threads, peer) in engines.items():
         def fwd(peer=peer):
             t0, c0 = time.perf_counter(), time.process_time()
-            peer.run_ids(v_ids)
+            peer.logits_ids(v_ids_m)
             return time.perf_counter() - t0, time.process_time() - c0
 
         def full(peer=peer):
             t0, c0 = time.perf_counter(), time.process_time()
-            peer.run(texts)
+            peer.logits_texts(texts)
             return time.perf_counter() - t0, time.process_time() - c0
 
         timed[f"{name} forward"] = (threads, "forward", fwd)
         timed[f"{name} model"] = (threads, "model", full)
-        tok_ids[name] = peer
     if args.threads:
         timed = {k: v for k, v in timed.items() if v[0] == args.threads}
+    fma_width = []
+
+    def fma_peak(threads):
+        r = subprocess.run([args.fma, str(threads), args.fma_width], capture_output=True, text=True, check=True)
+        fma_width[:] = [r.stderr.strip().split()[-1]]
+        return float(r.stdout)
+
     peak0 = {}
     if args.fma:
         for t in (1, 2):
-            peak0[t] = float(subprocess.run([args.fma, str(t), "512"], capture_output=True, text=True, check=True).stdout)
+            peak0[t] = fma_peak(t)
     for name, (_, _, f) in timed.items():  # warm-up
         f()
     results = {k: [] for k in timed}
@@ -245,23 +287,24 @@ def main():
         server.wait()
 
     # 4. FLOPs and peak
-    lens = np.array([max(len(r), 1) for r in v_ids])
-    flops = np.array([peer_models.flops_per_post(cfg, int(t)) for t in lens])
+    # FLOPs of the job: every member on its own token counts.
+    lens_m = [np.array([max(len(r), 1) for r in rows]) for rows in v_ids_m]
+    lens = lens_m[0]
+    flops = sum(np.array([peer_models.flops_per_post(cfgs[k], int(t)) for t in lens_m[k]]) for k in range(len(dirs)))
     pad_lens = np.zeros(n)
     for idx in batches_of(v_ids):
         pad_lens[idx] = lens[idx].max()
-    flops_padded = np.array([peer_models.flops_per_post(cfg, int(t)) for t in pad_lens])
     peak = {}
     if args.fma:
         for t in (1, 2):
-            peak[t] = float(subprocess.run([args.fma, str(t), "512"], capture_output=True, text=True, check=True).stdout)
+            peak[t] = fma_peak(t)
     mean_flops = float(flops.mean())
     print()
     print(f"tokens read per post: mean {lens.mean():.1f}, median {np.median(lens):.0f}, p90 {np.percentile(lens, 90):.0f}, max {lens.max()}; padded batches of 32 hold {pad_lens.sum() / lens.sum():.3f}× the tokens")
-    print(f"model FLOPs per post (useful, unpadded): mean {mean_flops / 1e6:.2f} MFLOP")
+    print(f"model FLOPs per post (useful, unpadded, every member): mean {mean_flops / 1e6:.2f} MFLOP")
     if peak:
         peak = {t: max(peak[t], peak0.get(t, 0)) for t in peak}
-        print(f"FMA peak (fma_peak.c, 16 chains of 512-bit vfmadd, best of 5 before and 5 after timing): 1 thread {peak[1]:.0f} GFLOP/s, 2 threads {peak[2]:.0f} GFLOP/s (a 2-thread figure below 2× the 1-thread one means another job held a core)")
+        print(f"FMA peak (fma_peak.c, 16 chains of {fma_width[0]} vfmadd, best of 5 before and 5 after timing): 1 thread {peak[1]:.0f} GFLOP/s, 2 threads {peak[2]:.0f} GFLOP/s (a 2-thread figure below 2× the 1-thread one means another job held a core)")
         peak[2] = max(peak[2], 2 * peak[1])  # fraction of the 2-core peak: the hardware's, not what was free
     print(f"load average during timing (1 min): {', '.join(f'{l:.2f}' for l in loads)}; after: {loadavg()}")
     print()

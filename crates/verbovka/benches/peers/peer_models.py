@@ -23,7 +23,8 @@ from safetensors.numpy import load_file
 def load(model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
-    weights = load_file(os.path.join(model_dir, "model.safetensors"))
+    # f16 files are widened to f32, exactly as verbovka widens them at load.
+    weights = {k: v.astype(np.float32) for k, v in load_file(os.path.join(model_dir, "model.safetensors")).items()}
     return cfg, weights
 
 
