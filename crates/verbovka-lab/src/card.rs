@@ -60,11 +60,16 @@ pub fn render_card(r: &TrainReport, corpora_readme: Option<&str>, date: &str) ->
     s += &format!(
         "| layers × width | {} × d{} ({} heads, ff {}) |\n| activation | {:?} |\n| linear bias | {} |\n\
          | positions | learned, max {} tokens (longer posts: the first {} tokens are read and \
-         the output says `truncated`) |\n| pooling | masked mean over tokens, pre-LN layers, final layer norm |\n\
+         the output says `truncated`) |\n| pooling | {} over tokens, pre-LN layers, final layer norm |\n\
          | vocabulary | {} (Unigram, `tokenizers` 0.23; Metaspace words, isolated punctuation, single digits) |\n\
          | parameters | {} (f32) |\n",
         c.n_layers, c.d_model, c.n_heads, c.d_ff, c.activation, c.linear_bias, c.max_len,
-        c.max_len, c.vocab_size, c.n_params()
+        c.max_len,
+        match c.pooling {
+            verbovka::model::Pooling::Mean => "masked mean",
+            verbovka::model::Pooling::Attention => "attention (softmax of a learned query · token state)",
+        },
+        c.vocab_size, c.n_params()
     );
     if let Some(t) = c.thresholds {
         s += &format!(

@@ -9,7 +9,7 @@
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
-use verbovka::model::{Activation, ModelConfig};
+use verbovka::model::{Activation, ModelConfig, Pooling};
 
 use crate::rng::Rng;
 
@@ -264,13 +264,15 @@ impl EncoderLayer {
 }
 
 /// The whole classifier: token + learned position embeddings, pre-LN layers, final layer norm,
-/// masked mean pooling, and a 3-logit head (independent sigmoids, [`crate::Category::ALL`] order).
+/// masked pooling (the mean, or attention with a learned query: [`Pooling`]), and a 3-logit head (independent sigmoids, [`crate::Category::ALL`] order).
 #[derive(Debug, Clone)]
 pub struct Encoder {
     word: candle_nn::Embedding,
     position: Tensor,
     layers: Vec<EncoderLayer>,
     final_ln: LayerNorm,
+    /// `pool.query` (`[d]`) with [`Pooling::Attention`].
+    pool_query: Option<Tensor>,
     head: Linear,
     d_model: usize,
     max_len: usize,
@@ -290,6 +292,10 @@ impl Encoder {
             position,
             layers,
             final_ln: LayerNorm::load(vb.pp("final_ln"), cfg)?,
+            pool_query: match cfg.pooling {
+                Pooling::Mean => None,
+                Pooling::Attention => Some(vb.pp("pool").get(d, "query")?),
+            },
             head: Linear::load(vb.pp("head"), d, 3, true)?,
             d_model: d,
             max_len: cfg.max_len,
@@ -323,9 +329,17 @@ impl Encoder {
         self.final_ln.forward(&x, pass)
     }
 
-    /// Masked mean of `hidden` over real tokens: `[B, d]`.
+    /// Pools `hidden` over real tokens: `[B, d]`. The mean, or with [`Pooling::Attention`]
+    /// the mean weighted by `softmax_t(q·h_t)` over the real tokens (differentiable softmax:
+    /// the fused one has no backward).
     pub fn pool(&self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t) = mask.dims2()?;
+        if let Some(q) = &self.pool_query {
+            let scores = hidden.broadcast_matmul(&q.reshape((self.d_model, 1))?)?;
+            let bias = ((mask - 1.0)? * 1e9)?.reshape((b, t, 1))?;
+            let weights = candle_nn::ops::softmax(&(scores + bias)?, 1)?;
+            return hidden.broadcast_mul(&weights)?.sum(1);
+        }
         let m = mask.reshape((b, t, 1))?;
         let summed = hidden.broadcast_mul(&m)?.sum(1)?;
         let count = mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;

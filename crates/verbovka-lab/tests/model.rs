@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{Device, Tensor};
-use verbovka::model::{Activation, ModelConfig, TransformerClassifier};
+use verbovka::model::{Activation, ModelConfig, Pooling, TransformerClassifier};
 use verbovka::{Classifier, Error};
 use verbovka_lab::card::sha256_hex;
 use verbovka_lab::nn::{pad_batch, Pass, Reference};
@@ -28,7 +28,24 @@ fn tiny_config(activation: Activation, bias: bool) -> ModelConfig {
         linear_bias: bias,
         layer_norm_eps: 1e-5,
         pad_id: 0,
+        pooling: Pooling::Mean,
         thresholds: None,
+    }
+}
+
+/// The four activations, with and without biases, the last two with attention pooling.
+const SHAPES: [(Activation, bool, Pooling); 5] = [
+    (Activation::Relu, false, Pooling::Mean),
+    (Activation::QuickGelu, true, Pooling::Mean),
+    (Activation::GeluErf, false, Pooling::Mean),
+    (Activation::Gelu, true, Pooling::Attention),
+    (Activation::Relu, false, Pooling::Attention),
+];
+
+fn shape_config((activation, bias, pooling): (Activation, bool, Pooling)) -> ModelConfig {
+    ModelConfig {
+        pooling,
+        ..tiny_config(activation, bias)
     }
 }
 
@@ -82,13 +99,9 @@ fn tiny_model_dir(cfg_in: &ModelConfig) -> (PathBuf, ModelConfig) {
 
 #[test]
 fn every_trainable_tensor_gets_a_nonzero_gradient() {
-    for (activation, bias) in [
-        (Activation::Relu, false),
-        (Activation::QuickGelu, true),
-        (Activation::GeluErf, false),
-        (Activation::Gelu, true),
-    ] {
-        let cfg = tiny_config(activation, bias);
+    for shape in SHAPES {
+        let (_, bias, pooling) = shape;
+        let cfg = shape_config(shape);
         let (varmap, encoder) = init_model(&cfg, 1).unwrap();
         let rows: Vec<Vec<u32>> = vec![
             vec![5, 6, 7, 8, 9],
@@ -104,13 +117,13 @@ fn every_trainable_tensor_gets_a_nonzero_gradient() {
         let per_layer = 8 + if bias { 4 } else { 0 };
         assert_eq!(
             data.len(),
-            2 + cfg.n_layers * per_layer + 2 + 2,
+            2 + cfg.n_layers * per_layer + 2 + 2 + usize::from(pooling == Pooling::Attention),
             "parameter count"
         );
         for (name, var) in data.iter() {
             let g = grads
                 .get(var.as_tensor())
-                .unwrap_or_else(|| panic!("{activation:?}: no gradient for {name}"));
+                .unwrap_or_else(|| panic!("{shape:?}: no gradient for {name}"));
             let norm = g
                 .abs()
                 .unwrap()
@@ -120,7 +133,7 @@ fn every_trainable_tensor_gets_a_nonzero_gradient() {
                 .unwrap();
             assert!(
                 norm > 0.0 && norm.is_finite(),
-                "{activation:?}: zero gradient for {name}"
+                "{shape:?}: zero gradient for {name}"
             );
         }
     }
@@ -176,7 +189,12 @@ fn fused_and_differentiable_kernels_agree() {
 
 #[test]
 fn padding_does_not_change_a_texts_logits() {
-    let cfg = tiny_config(Activation::Relu, false);
+    for shape in [SHAPES[0], SHAPES[4]] {
+        padding_does_not_change_logits_of(shape_config(shape));
+    }
+}
+
+fn padding_does_not_change_logits_of(cfg: ModelConfig) {
     let (_, encoder) = init_model(&cfg, 3).unwrap();
     let short: &[u32] = &[5, 6, 7];
     let (ids, mask) = pad_batch(&[short], 0, &Device::Cpu).unwrap();
@@ -197,7 +215,11 @@ fn padding_does_not_change_a_texts_logits() {
         .unwrap()
         .to_scalar()
         .unwrap();
-    assert!(diff < 1e-5, "padding changed logits by {diff}");
+    assert!(
+        diff < 1e-5,
+        "{:?}: padding changed logits by {diff}",
+        cfg.pooling
+    );
 }
 
 #[test]
@@ -231,13 +253,8 @@ fn a_text_scores_the_same_alone_and_in_a_batch_in_input_order() {
 
 #[test]
 fn packed_engine_matches_the_candle_encoder() {
-    for (activation, bias) in [
-        (Activation::Relu, false),
-        (Activation::QuickGelu, true),
-        (Activation::GeluErf, false),
-        (Activation::Gelu, true),
-    ] {
-        let (dir, cfg) = tiny_model_dir(&tiny_config(activation, bias));
+    for shape in SHAPES {
+        let (dir, cfg) = tiny_model_dir(&shape_config(shape));
         let clf = TransformerClassifier::from_dir(&dir).unwrap();
         let candle = Reference::from_dir(&dir).unwrap();
         let mut rng = verbovka_lab::rng::Rng::new(11);
@@ -255,7 +272,7 @@ fn packed_engine_matches_the_candle_encoder() {
                 let d = (a[k] - b[k]).abs();
                 assert!(
                     d < 1e-5,
-                    "{activation:?} row {i} cat {k}: packed {} vs candle {}",
+                    "{shape:?} row {i} cat {k}: packed {} vs candle {}",
                     a[k],
                     b[k]
                 );

@@ -10,7 +10,7 @@
 //! ```
 //! Defaults are the shipped members' settings (`--out` defaults to `crates/verbovka-lab/trained`). Other options: `--pretrain-steps N`, `--vocab N`,
 //! `--d-model N`, `--layers N`, `--heads N`, `--ff N`, `--max-len N`,
-//! `--activation relu|quick_gelu|gelu_erf|gelu`, `--bias`, `--batch N`, `--lr X`,
+//! `--activation relu|quick_gelu|gelu_erf|gelu`, `--pooling mean|attention`, `--bias`, `--batch N`, `--lr X`,
 //! `--dropout X`, `--token-dropout X`, `--label-smoothing X`, `--weight-decay X`, `--ema DECAY`,
 //! `--teacher DIR` (repeatable: distil from these models' mean prediction), `--distill-weight X`,
 //! `--workers N`, `--patience N`, `--evals-per-epoch N`, `--corpus-lines N`, `--max-train N`,
@@ -84,6 +84,11 @@ fn main() {
                 let v: String = parse(&a, args.next());
                 o.model.activation = serde_json::from_str(&format!("\"{v}\""))
                     .unwrap_or_else(|_| die(&format!("unknown activation `{v}`")));
+            }
+            "--pooling" => {
+                let v: String = parse(&a, args.next());
+                o.model.pooling = serde_json::from_str(&format!("\"{v}\""))
+                    .unwrap_or_else(|_| die(&format!("unknown pooling `{v}`")));
             }
             "--bias" => o.model.linear_bias = true,
             "--batch" => o.batch_size = parse(&a, args.next()),

@@ -3,13 +3,14 @@
 * `build_onnx(model_dir)`: an ONNX graph written with `onnx.helper` (opset 17: LayerNormalization),
   inputs `ids` int64 [B, T] and `mask` float32 [B, T] (1 = token, 0 = padding), output `logits`
   [B, 3]. Padding is masked exactly as verbovka's candle encoder does (additive -1e9 key bias,
-  masked mean pooling).
+  masked mean pooling, or with `"pooling": "attention"` in config.json a masked softmax over
+  `h·pool.query` as the pooling weights).
 * `TorchEncoder(model_dir)`: the same function as a PyTorch module (F.linear, F.layer_norm,
   F.scaled_dot_product_attention), same inputs.
 
 Architecture (src/model/nn.rs): token + learned position embeddings; pre-LN layers
 `x + out(attn(ln1(x)))`, `x + down(act(up(ln2(x))))`; qkv projection laid out [q | k | v], each
-[heads, head_dim]; final LN; masked mean; linear head to 3 logits (independent sigmoids).
+[heads, head_dim]; final LN; masked mean (or attention pooling); linear head to 3 logits (independent sigmoids).
 """
 
 import json
@@ -112,10 +113,16 @@ def build_onnx(model_dir):
         x = node("Add", [x, linear(u, p + ".ff.down")])
     hn = layer_norm(x, "final_ln")
     m3 = node("Unsqueeze", ["mask", const("ax2", [2])])
-    summed = node("ReduceSum", [node("Mul", [hn, m3]), const("ax1", [1])], keepdims=0)  # [B,d]
-    count = node("ReduceSum", ["mask", const("ax1b", [1])], keepdims=1)  # [B,1]
-    count = node("Max", [count, const("f_one_b", 1.0, np.float32)])
-    pooled = node("Div", [summed, count])
+    if cfg.get("pooling", "mean") == "attention":
+        scores = node("MatMul", [hn, init("pool.q", w["pool.query"].reshape(d, 1))])  # [B,T,1]
+        bias = node("Mul", [node("Sub", [m3, const("f_one_p", 1.0, np.float32)]), const("big_p", 1e9, np.float32)])
+        weights = node("Softmax", [node("Add", [scores, bias])], axis=1)
+        pooled = node("ReduceSum", [node("Mul", [hn, weights]), const("ax1", [1])], keepdims=0)
+    else:
+        summed = node("ReduceSum", [node("Mul", [hn, m3]), const("ax1", [1])], keepdims=0)  # [B,d]
+        count = node("ReduceSum", ["mask", const("ax1b", [1])], keepdims=1)  # [B,1]
+        count = node("Max", [count, const("f_one_b", 1.0, np.float32)])
+        pooled = node("Div", [summed, count])
     logits = node("Add", [node("MatMul", [pooled, init("head.wT", w["head.weight"].T)]), init("head.b", w["head.bias"])])
     nodes.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(
@@ -173,7 +180,11 @@ def torch_encoder(model_dir):
                 x = x + lin(u, p + ".ff.down")
             hn = ln(x, "final_ln")
             m = mask[:, :, None]
-            pooled = (hn * m).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+            if cfg.get("pooling", "mean") == "attention":
+                scores = hn @ T["pool.query"][:, None] + (m - 1.0) * 1e9
+                pooled = (hn * torch.softmax(scores, dim=1)).sum(1)
+            else:
+                pooled = (hn * m).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
             return F.linear(pooled, T["head.weight"], T["head.bias"])
 
     return Encoder().eval()

@@ -21,6 +21,26 @@ pub enum Activation {
     Gelu,
 }
 
+/// How a window's token states become one vector for the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The mean over the window's tokens (every model before 2026-12-08). An offer that shares
+    /// its window with a benign preamble is diluted by it.
+    #[default]
+    Mean,
+    /// A softmax-weighted mean: token `t` weighs `exp(q·h_t)` with a learned vector `q`
+    /// (tensor `pool.query`, `[d_model]`), so the tokens that carry the evidence can outweigh
+    /// the others however many there are. With `q = 0` it is the mean.
+    Attention,
+}
+
+impl Pooling {
+    fn is_mean(&self) -> bool {
+        *self == Pooling::Mean
+    }
+}
+
 /// Architecture and tokenizer facts of one encoder; `config.json` in a model directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +68,9 @@ pub struct ModelConfig {
     pub layer_norm_eps: f64,
     /// Token id used for padding (also stands for an empty text).
     pub pad_id: u32,
+    /// How the token states are pooled (absent in `config.json`: the mean).
+    #[serde(default, skip_serializing_if = "Pooling::is_mean")]
+    pub pooling: Pooling,
     /// Per-category probability thresholds chosen on the dev split for the model alone
     /// (in [`crate::Category::ALL`] order), if the model was trained with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +92,7 @@ impl Default for ModelConfig {
             linear_bias: false,
             layer_norm_eps: 1e-5,
             pad_id: 0,
+            pooling: Pooling::Mean,
             thresholds: None,
         }
     }
@@ -135,6 +159,11 @@ impl ModelConfig {
         let attn = d * 3 * d + 3 * d * b + d * d + d * b;
         let ff = d * self.d_ff + self.d_ff * b + self.d_ff * d + d * b;
         let layer = attn + ff + 4 * d;
-        self.vocab_size * d + self.max_len * d + self.n_layers * layer + 2 * d + 3 * d + 3
+        let pool = if self.pooling == Pooling::Attention {
+            d
+        } else {
+            0
+        };
+        self.vocab_size * d + self.max_len * d + self.n_layers * layer + 2 * d + 3 * d + 3 + pool
     }
 }

@@ -33,7 +33,7 @@
 
 use safetensors::{Dtype, SafeTensors};
 
-use super::config::{Activation, ModelConfig};
+use super::config::{Activation, ModelConfig, Pooling};
 use crate::{Error, Result};
 
 mod portable;
@@ -316,6 +316,8 @@ pub struct Transformer {
     vocab: usize,
     layers: Vec<FastLayer>,
     final_ln: (Vec<f32>, Vec<f32>),
+    /// `pool.query` with [`Pooling::Attention`]; `None`: mean pooling.
+    pool_query: Option<Vec<f32>>,
     head: FastLinear,
     /// The kernels `forward` runs (never `Auto`; supported by this CPU).
     engine: Engine,
@@ -463,6 +465,10 @@ impl Transformer {
             vocab: cfg.vocab_size,
             layers,
             final_ln: ln("final_ln")?,
+            pool_query: match cfg.pooling {
+                Pooling::Mean => None,
+                Pooling::Attention => Some(t("pool.query", &[d])?),
+            },
             head: linear("head", d, 3, true)?,
             engine: Engine::detect(),
             skip_zeros: true,
@@ -557,21 +563,46 @@ impl Transformer {
         }
     }
 
-    /// Masked mean pooling of the final hidden states `h` and the 3-logit head.
+    /// Pooling of the final hidden states `h` (the mean, or softmax weights from the learned
+    /// query) and the 3-logit head. Per row and in token order, so a row's result does not
+    /// depend on its batch.
     #[inline(always)]
     fn pool_head(&self, rows: &[&[u32]], offsets: &[usize], h: &[f32]) -> Vec<[f32; 3]> {
         let d = self.d;
         let mut out = Vec::with_capacity(rows.len());
         let mut pooled = vec![0f32; d];
+        let mut weights: Vec<f32> = Vec::new();
         for (r, &o) in rows.iter().zip(offsets) {
+            let tokens = |j: usize| &h[(o + j) * d..(o + j + 1) * d];
             pooled.iter_mut().for_each(|v| *v = 0.0);
-            for j in 0..r.len() {
-                for (p, v) in pooled.iter_mut().zip(&h[(o + j) * d..(o + j + 1) * d]) {
-                    *p += v;
+            match &self.pool_query {
+                None => {
+                    for j in 0..r.len() {
+                        for (p, v) in pooled.iter_mut().zip(tokens(j)) {
+                            *p += v;
+                        }
+                    }
+                    let inv = 1.0 / r.len() as f32;
+                    pooled.iter_mut().for_each(|v| *v *= inv);
+                }
+                Some(q) => {
+                    weights.clear();
+                    weights.extend(
+                        (0..r.len())
+                            .map(|j| q.iter().zip(tokens(j)).map(|(a, b)| a * b).sum::<f32>()),
+                    );
+                    let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    weights
+                        .iter_mut()
+                        .for_each(|w: &mut f32| *w = (*w - max).exp());
+                    let inv = 1.0 / weights.iter().sum::<f32>();
+                    for (j, &w) in weights.iter().enumerate() {
+                        for (p, v) in pooled.iter_mut().zip(tokens(j)) {
+                            *p += w * inv * v;
+                        }
+                    }
                 }
             }
-            let inv = 1.0 / r.len() as f32;
-            pooled.iter_mut().for_each(|v| *v *= inv);
             let mut logits = [0f32; 3];
             for (c, l) in logits.iter_mut().enumerate() {
                 let w = &self.head.weight[c * d..(c + 1) * d];
@@ -1616,7 +1647,16 @@ pub(crate) mod tests {
             linear_bias: bias,
             layer_norm_eps: 1e-5,
             pad_id: 0,
+            pooling: Pooling::Mean,
             thresholds: None,
+        }
+    }
+
+    /// `cfg` with attention pooling.
+    pub(crate) fn attention(cfg: ModelConfig) -> ModelConfig {
+        ModelConfig {
+            pooling: Pooling::Attention,
+            ..cfg
         }
     }
 
@@ -1655,6 +1695,9 @@ pub(crate) mod tests {
             linear(&mut add, format!("{p}.ff.down"), cfg.d_ff, d, b);
         }
         ln(&mut add, "final_ln".into());
+        if cfg.pooling == Pooling::Attention {
+            add("pool.query".into(), vec![d], 0.0);
+        }
         linear(&mut add, "head".into(), d, 3, true);
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
             .into_iter()
@@ -1757,6 +1800,8 @@ pub(crate) mod tests {
             config(40, 5, 72, Activation::Gelu, true),
             config(48, 2, 100, Activation::Relu, true),
             config(20, 2, 36, Activation::Relu, false),
+            attention(config(128, 4, 512, Activation::Relu, false)),
+            attention(config(24, 3, 40, Activation::QuickGelu, true)),
         ];
         let lens = [
             0, 1, 2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100, 127, 128,
@@ -1789,6 +1834,7 @@ pub(crate) mod tests {
         for (cfg, seed) in [
             (config(128, 4, 512, Activation::Relu, false), 3),
             (config(24, 3, 40, Activation::Relu, true), 4),
+            (attention(config(128, 4, 512, Activation::Relu, false)), 5),
         ] {
             let mut fast = model(&cfg, seed);
             let rows = rows(&cfg, &[7, 128, 1, 40, 0, 90, 13, 14, 15, 5, 6, 33, 64], 9);

@@ -10,8 +10,8 @@
 //! - [`Engine`]: which kernels run the model (AVX-512, AVX2+FMA or portable; chosen at run
 //!   time by default), and [`Transformer`]: one encoder's packed weights and forward pass.
 //!
-//! The encoder is a pre-LN transformer with learned positions, masked mean pooling and three
-//! independent sigmoid outputs in [`crate::Category::ALL`] order. It is trained in the
+//! The encoder is a pre-LN transformer with learned positions, masked pooling ([`Pooling`]: the
+//! mean, or attention with a learned query) and three independent sigmoid outputs in [`crate::Category::ALL`] order. It is trained in the
 //! `verbovka-lab` crate (candle); this crate only runs it, on its own packed engine.
 //!
 //! A model directory holds `config.json`, `tokenizer.json`, `model.safetensors` (f32 or f16
@@ -32,7 +32,7 @@ mod tokenizer;
 pub use classifier::{
     TransformerClassifier, Windows, CALIBRATION_FILE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
-pub use config::{Activation, ModelConfig};
+pub use config::{Activation, ModelConfig, Pooling};
 pub use ensemble::{load_dir, Ensemble, EnsembleSpec, ENSEMBLE_FILE};
 pub use fast::{Engine, Transformer};
 pub use tokenizer::TextEncoder;
