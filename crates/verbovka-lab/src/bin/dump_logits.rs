@@ -4,8 +4,11 @@
 //! # the bench corpus, normalised, tokenised and scored, as JSON lines (for the correctness check)
 //! cargo run --release -p verbovka-lab --bin dump_logits -- dump MODEL_DIR N OUT.jsonl
 //! # a timing server: reads `MODE THREADS` lines on stdin, answers one JSON line per pass
-//! cargo run --release -p verbovka-lab --bin dump_logits -- serve MODEL_DIR POSTS.jsonl
+//! cargo run --release -p verbovka-lab --bin dump_logits -- serve MODEL_DIR POSTS.jsonl [ENGINE]
 //! ```
+//!
+//! ENGINE (`auto`, `avx512`, `avx2-fma`, `portable`; default `auto`) picks the kernels every member
+//! runs, so one AVX-512 machine also measures the AVX2+FMA engine (`harness.py --engine avx2-fma`).
 //!
 //! Modes of `serve` (each pass scores every post of POSTS.jsonl once, on a rayon pool of
 //! THREADS threads, timed inside this process — wall and CPU seconds — model already loaded
@@ -27,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use verbovka::model::{Ensemble, TransformerClassifier, ENSEMBLE_FILE};
+use verbovka::model::{Engine, Ensemble, TransformerClassifier, ENSEMBLE_FILE};
 use verbovka::{Classifier, Detector};
 
 #[path = "../../../verbovka/benches/common/corpus.rs"]
@@ -39,9 +42,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["dump", dir, n, out] => dump(dir, n, out),
-        ["serve", dir, posts] => serve(dir, posts),
+        ["serve", dir, posts] => serve(dir, posts, "auto"),
+        ["serve", dir, posts, engine] => serve(dir, posts, engine),
         _ => Err(
-            "usage: dump_logits dump MODEL_DIR N OUT.jsonl | serve MODEL_DIR POSTS.jsonl".into(),
+            "usage: dump_logits dump MODEL_DIR N OUT.jsonl | serve MODEL_DIR POSTS.jsonl [ENGINE]"
+                .into(),
         ),
     };
     match r {
@@ -57,18 +62,18 @@ type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The model of MODEL_DIR: its members (one for a single model) and the classifier the
 /// detector runs (the ensemble, with its calibration, or the single model).
-fn load(dir: &str) -> Res<(Vec<TransformerClassifier>, Arc<dyn Classifier>)> {
+fn load(dir: &str, engine: Engine) -> Res<(Vec<TransformerClassifier>, Arc<dyn Classifier>)> {
     if std::path::Path::new(dir).join(ENSEMBLE_FILE).exists() {
-        let ensemble = Ensemble::from_dir(dir)?;
+        let ensemble = Ensemble::from_dir(dir)?.with_engine(engine)?;
         Ok((ensemble.members().to_vec(), Arc::new(ensemble)))
     } else {
-        let model = TransformerClassifier::from_dir(dir)?;
+        let model = TransformerClassifier::from_dir(dir)?.with_engine(engine)?;
         Ok((vec![model.clone()], Arc::new(model)))
     }
 }
 
 fn dump(dir: &str, n: &str, out: &str) -> Res<()> {
-    let (members, model) = load(dir)?;
+    let (members, model) = load(dir, Engine::Auto)?;
     let (posts, origin) = corpus::posts(n.parse()?);
     let norm: Vec<String> = posts
         .iter()
@@ -121,8 +126,8 @@ fn cpu_seconds() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-fn serve(dir: &str, path: &str) -> Res<()> {
-    let (members, model) = load(dir)?;
+fn serve(dir: &str, path: &str, engine: &str) -> Res<()> {
+    let (members, model) = load(dir, engine.parse()?)?;
     let text = std::fs::read_to_string(path)?;
     let mut raw = Vec::new();
     let mut norm = Vec::new();
@@ -198,7 +203,11 @@ fn serve(dir: &str, path: &str) -> Res<()> {
     for mode in ["forward", "model", "pipeline"] {
         run(mode, 2)?;
     }
-    println!("{}", serde_json::json!({"ready": true, "posts": raw.len()}));
+    let engine = members.first().map_or(Engine::Auto, |m| m.engine());
+    println!(
+        "{}",
+        serde_json::json!({"ready": true, "posts": raw.len(), "engine": engine.to_string()})
+    );
     std::io::stdout().flush()?;
     for line in std::io::stdin().lock().lines() {
         let line = line?;

@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--check", type=int, default=100)
     ap.add_argument("--json-out")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--engine", default="auto", choices=("auto", "avx512", "avx2-fma", "portable"), help="the kernels verbovka runs (an AVX-512 machine measures the AVX2+FMA engine with avx2-fma; use --fma-width 256 with it)")
     ap.add_argument("--threads", type=int, choices=(1, 2), help="time only the engines with this many threads")
     args = ap.parse_args()
 
@@ -159,9 +160,10 @@ def main():
 
     # verbovka's timing servers (started before anything forks threads in this process)
     def start_server(path):
-        p = subprocess.Popen([path, "serve", args.model, args.posts], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen([path, "serve", args.model, args.posts, args.engine], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ready = json.loads(p.stdout.readline())
         assert ready.get("ready"), ready
+        print(f"{path}: engine {ready.get('engine')}")
         return p
 
     servers = {"verbovka": start_server(args.server)}
