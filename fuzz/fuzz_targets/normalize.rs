@@ -1,5 +1,6 @@
 //! The normaliser on any UTF-8: no panic, and every span of the normalised text maps back to
-//! a span of the original on its character boundaries.
+//! a span of the original on its character boundaries; line starts are sorted and follow a
+//! space (what focus parts cut at).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use verbovka::{normalize, Span};
@@ -29,6 +30,11 @@ fuzz_target!(|data: &[u8]| {
         start: 0,
         end: out.len(),
     });
+    let lines = n.line_starts(text);
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "line starts unsorted");
+    for &l in &lines {
+        assert!(l > 0 && out.is_char_boundary(l) && out.as_bytes()[l - 1] == b' ', "line start {l}");
+    }
     // Spans off character boundaries or out of range are refused, never a panic.
     check(Span {
         start: 1,

@@ -543,7 +543,13 @@ fn background_files_for_evaluation() {
 /// the false alarms on hard negatives, so the hard-negative floor is tightened and the
 /// transliteration floor lowered by a point). Since 2026-12-07 the detector also reads focus
 /// parts (`scoring::focus_parts`): test positives behind a long preamble 31.6 → 85.1 %, at
-/// hard-negative FPR 2.97 → 3.72 %, so that floor is 4 %. A change that loses more fails here. (Issue 3's
+/// hard-negative FPR 2.97 → 3.72 %, so that floor is 4 %. On 2026-12-08 the focus parts were
+/// fixed (they now find the original's lines, and end at the offer's line) and the fusion
+/// refitted with dev hard-negative FPR ≤ 3 %: test hard FPR 3.72 → 2.88 %, background 0.08 →
+/// 0.04 %, a benign post in front / after 81.2 / 79.3 → 90.7 / 89.7 % (plain 90.8 %), for
+/// binary F1 0.9464 → 0.9393, obfuscated recall 93.5 → 91.5 % and transliterated recall 90.0 →
+/// 87.8 % (a higher operating point, chosen on dev; model card); the floors follow: F1 0.935,
+/// hard FPR 3.5 %, obfuscated 91 %, transliterated 87 %. A change that loses more fails here. (Issue 3's
 /// targets, F1 ≥ 0.95 and hard FPR ≤ 5 %, were met on the splits before issue 11 added attack,
 /// counterfactual, transliterated and wrapped items; the previous ensemble scores F1 0.9285 and
 /// obfuscated recall 88.7 % on this split.) Without an embedded model the test reports and skips.
@@ -570,23 +576,23 @@ fn detector_holds_its_figures_on_the_test_split() {
     let r = verbovka_lab::eval::Report::compute(&records);
     let summary = format!("{r}");
     assert!(
-        r.binary.f1 >= 0.94,
+        r.binary.f1 >= 0.935,
         "binary F1 {:.4}\n{summary}",
         r.binary.f1
     );
     assert!(
-        r.hard_negative_fpr.rate <= 0.04,
+        r.hard_negative_fpr.rate <= 0.035,
         "hard FPR {:.4}\n{summary}",
         r.hard_negative_fpr.rate
     );
     assert!(
-        r.obfuscated_recall.rate >= 0.93,
+        r.obfuscated_recall.rate >= 0.91,
         "obfuscated recall {:.4}\n{summary}",
         r.obfuscated_recall.rate
     );
     let translit = r.by_tag.get("translit").map(|m| m.recall.rate);
     assert!(
-        translit.is_some_and(|x| x >= 0.89),
+        translit.is_some_and(|x| x >= 0.87),
         "transliterated recall {translit:?}\n{summary}"
     );
 }

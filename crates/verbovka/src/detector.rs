@@ -332,7 +332,12 @@ impl Detector {
         let norm = normalize(text);
         let rules = scoring::analyse(&self.rules, norm.as_str());
         let focus = if self.focus && self.classifier.is_some() {
-            scoring::focus_parts(&self.rules, &rules.hits, norm.as_str())
+            scoring::focus_parts(
+                &self.rules,
+                &rules.hits,
+                norm.as_str(),
+                &norm.line_starts(text),
+            )
         } else {
             Vec::new()
         };

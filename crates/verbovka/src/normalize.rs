@@ -117,6 +117,28 @@ impl Normalized {
         Some(Span { start, end })
     }
 
+    /// Byte offsets of the normalised text where a line of `original` (the text this was
+    /// made from) begins: just after each space that stands for white space holding a line
+    /// break (`\n`, `\r`, U+2028, U+2029). Normalising turns every run of white space into
+    /// one space, so the lines are only seen through the map back to the original. Sorted.
+    pub fn line_starts(&self, original: &str) -> Vec<usize> {
+        let bytes = self.text.as_bytes();
+        let mut out = Vec::new();
+        for i in memchr::memchr_iter(b' ', bytes) {
+            let next = i + 1;
+            let (Some((a, _)), Some((b, _))) = (self.src.get(i), self.src.get(next)) else {
+                continue;
+            };
+            if original
+                .get(a..b.max(a))
+                .is_some_and(|gap| gap.contains(['\n', '\r', '\u{2028}', '\u{2029}']))
+            {
+                out.push(next);
+            }
+        }
+        out
+    }
+
     /// Consumes the value, returning the normalised text.
     pub fn into_string(self) -> String {
         self.text

@@ -173,17 +173,32 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 
 /// Parts of a post the model reads again on their own ("focus parts"), as byte ranges of the
 /// normalised text: from the start of each line (in a text longer than `FOCUS_BYTES` also of
-/// each sentence; not the text's first) where a positive rule fired, at most [`FOCUS_BYTES`] long, the [`FOCUS_PARTS`] whose rules weigh
-/// most. The model pools its window by a mean over the tokens, so an offer that shares a
-/// window with a preamble or with the rest of a channel post is diluted by them: measured on
-/// the issue-11 test split, 32.9 % of positives stayed flagged behind ~1,500 characters of
-/// real text (94.4 % alone) although the preamble alone was flagged 2 times in 1,000, and the
-/// model gave 264 of the 266 missed ones less than 0.5. Read from where it begins, the offer
-/// is read as it would be alone. Hits inside a quote that a news or warning frame discounted
-/// (`factor` < 1) start no part: a memo quoting an offer stays one text. Cost: at most
-/// `FOCUS_PARTS` extra texts of ≤ `FOCUS_BYTES` per post (about one window each), none for a
-/// post whose rules fire only in its first line or sentence.
-pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::Range<usize>> {
+/// each sentence) where a positive rule fired to the end of the line of the last positive hit
+/// within [`FOCUS_BYTES`], the [`FOCUS_PARTS`] whose rules weigh most; never the whole text.
+/// The model pools its window over the tokens, so an offer that shares a window with a
+/// preamble, a trailer or the rest of a channel post is diluted by them: measured on the
+/// issue-11 test split, 32.9 % of positives stayed flagged behind ~1,500 characters of real
+/// text (94.4 % alone) although the preamble alone was flagged 2 times in 1,000, and the model
+/// gave 264 of the 266 missed ones less than 0.5. Read as its own lines, the offer is read as
+/// it would be alone. Hits inside a quote that a news or warning frame discounted (`factor` <
+/// 1) start no part: a memo quoting an offer stays one text. Cost: at most `FOCUS_PARTS` extra
+/// texts of ≤ `FOCUS_BYTES` per post (about one window each), none for a one-line post whose
+/// rules fire only in its first sentence.
+///
+/// Measured on dev (2026-12-08, shipped members, fusion refitted each time with dev
+/// hard-negative FPR ≤ 3 %): cross-validated objective 0.9634 with the line starts looked for
+/// in the normalised text (which has none: only sentence starts of long texts were found),
+/// 0.9664 with the lines of the original, 0.9670 with parts that also end at the offer's line
+/// (this rule); dev positives flagged with one benign post in front 85.1 / 93.4 / 93.1 % and
+/// after 84.4 / 82.5 / 92.7 % (plain 95.4 / 94.3 / 94.0 %).
+/// `line_starts`: where the lines of the original begin in `norm`
+/// ([`crate::Normalized::line_starts`]; the normalised text itself has no line breaks).
+pub fn focus_parts(
+    rules: &RuleSet,
+    hits: &[Hit],
+    norm: &str,
+    line_starts: &[usize],
+) -> Vec<std::ops::Range<usize>> {
     // The weight of a positive hit at full weight; `None` for the others (counter-evidence,
     // and offers a news or warning frame quotes).
     let weight = |h: &Hit| {
@@ -192,22 +207,32 @@ pub fn focus_parts(rules: &RuleSet, hits: &[Hit], norm: &str) -> Vec<std::ops::R
     };
     let mut starts: Vec<usize> = Vec::new();
     for h in hits.iter().filter(|h| weight(h).is_some()) {
-        let s = part_start(norm, h.span.start);
-        if s > 0 && !starts.contains(&s) {
+        let s = part_start(norm, line_starts, h.span.start);
+        if (s > 0 || !line_starts.is_empty()) && !starts.contains(&s) {
             starts.push(s);
         }
     }
     // Each candidate weighs the positive hits inside it.
     let mut parts: Vec<(f32, std::ops::Range<usize>)> = starts
         .into_iter()
-        .map(|s| {
-            let end = floor_boundary(norm, (s + FOCUS_BYTES).min(norm.len()));
-            let inside = hits
-                .iter()
-                .filter(|h| s <= h.span.start && h.span.end <= end)
-                .filter_map(weight)
-                .sum();
-            (inside, s..end)
+        .filter_map(|s| {
+            let mut end = floor_boundary(norm, (s + FOCUS_BYTES).min(norm.len()));
+            let inside = |end: usize| {
+                hits.iter()
+                    .filter(move |h| s <= h.span.start && h.span.end <= end)
+                    .filter(|h| weight(h).is_some())
+            };
+            // Up to the end of the line of the last positive hit inside.
+            let last = inside(end).map(|h| h.span.end).max()?;
+            let next = line_starts[line_starts.partition_point(|&l| l <= last)..]
+                .first()
+                .copied();
+            end = next.map_or(end, |n| end.min(n.saturating_sub(1)));
+            if s == 0 && end >= norm.len() {
+                return None;
+            }
+            let total = inside(end).filter_map(weight).sum();
+            Some((total, s..end))
         })
         .collect();
     parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.start.cmp(&b.1.start)));
@@ -225,30 +250,39 @@ pub const FOCUS_BYTES: usize = 900;
 /// part starts at the hit's word.
 const FOCUS_LOOKBACK: usize = 400;
 
-/// The start of the line holding byte `at` (after a newline), or in a text longer than
-/// [`FOCUS_BYTES`] of its sentence (after `.`, `!`, `?`, `…` and white space), looked for at
-/// most [`FOCUS_LOOKBACK`] bytes back; else `at`. White space at the start is skipped.
+/// The start of the line holding byte `at` (the last of `line_starts` at or before it), or
+/// in a text longer than [`FOCUS_BYTES`] of its sentence (after `.`, `!`, `?`, `…` and white
+/// space) if that is later, looked for at most [`FOCUS_LOOKBACK`] bytes back; else `at`.
+/// White space at the start is skipped.
 ///
 /// Sentence starts only in long texts: in a short news post a later sentence read alone
 /// ("he was promised 500 $ for burning a car") looks like the offer it reports. Measured on
 /// dev (members fine-tuned on 2026-12-07, not shipped; one-scale fusion refitted each time):
-/// cross-validated objective 0.9671 without parts, 0.9670 with line starts, 0.9420 with line
-/// and sentence starts in every text, 0.9661 with both only in texts over 700 bytes and 0.9672
-/// over `FOCUS_BYTES` (this rule); test positives behind ~1,500 characters of real text (400
-/// of them) flagged 37.5 / 81.5 / 84.8 / 84.8 / 84.8 %. With the shipped members: 0.9642
-/// without parts, 0.9645 with this rule.
-fn part_start(text: &str, at: usize) -> usize {
+/// cross-validated objective 0.9671 without parts, 0.9420 with sentence starts in every text,
+/// 0.9661 with them only in texts over 700 bytes and 0.9672 over `FOCUS_BYTES` (this rule);
+/// test positives behind ~1,500 characters of real text (400 of them) flagged 37.5 / 84.8 /
+/// 84.8 / 84.8 %. (Those runs looked for line starts in the normalised text, which has none:
+/// the lines are found through the map to the original since 2026-12-08.)
+fn part_start(text: &str, line_starts: &[usize], at: usize) -> usize {
     let sentences = text.len() > FOCUS_BYTES;
     let from = floor_boundary(text, at.saturating_sub(FOCUS_LOOKBACK));
-    let mut start = (from == 0).then_some(0);
-    let mut prev = None;
-    for (i, c) in text[from..at].char_indices() {
-        if c == '\n'
-            || (sentences && c.is_whitespace() && matches!(prev, Some('.' | '!' | '?' | '…')))
-        {
-            start = Some(from + i + c.len_utf8());
+    let line = line_starts[..line_starts.partition_point(|&l| l <= at)]
+        .last()
+        .copied()
+        .filter(|&l| l >= from);
+    let mut start = line.or((from == 0).then_some(0));
+    if sentences {
+        let mut prev = None;
+        for (i, c) in text[from..at].char_indices() {
+            let here = from + i;
+            if c.is_whitespace()
+                && matches!(prev, Some('.' | '!' | '?' | '…'))
+                && start.is_none_or(|s| s <= here)
+            {
+                start = Some(here + c.len_utf8());
+            }
+            prev = Some(c);
         }
-        prev = Some(c);
     }
     let mut s = start.unwrap_or(at);
     while let Some(c) = text[s..at].chars().next().filter(|c| c.is_whitespace()) {
@@ -1087,23 +1121,37 @@ keywords = ["задержан"]
     #[test]
     fn focus_parts_start_at_the_offers_line_or_sentence() {
         let rules = embedded_rules();
+        // As the detector calls it: on the normalised text, lines from the original.
         let parts = |t: &str| {
-            let a = analyse(rules, t);
-            focus_parts(rules, &a.hits, t)
+            let n = crate::normalize(t);
+            let a = analyse(rules, n.as_str());
+            focus_parts(rules, &a.hits, n.as_str(), &n.line_starts(t))
                 .into_iter()
-                .map(|r| t[r].to_string())
+                .map(|r| n.as_str()[r].to_string())
                 .collect::<Vec<_>>()
         };
         let offer = "Нужно поджечь авто у военкомата, оплата 500$ сразу, пиши @fire_job";
+        let norm_offer = crate::normalize(offer).into_string();
         assert!(parts(offer).is_empty(), "{:?}", parts(offer));
-        let after_line = format!("Доброе утро всем, сегодня солнечно и тепло\n{offer}");
-        assert_eq!(parts(&after_line), vec![offer.to_string()]);
+        for sep in ["\n", "\r\n", " \n\n  ", "\u{2029}"] {
+            let after_line = format!("Доброе утро всем, сегодня солнечно и тепло.{sep}{offer}");
+            assert_eq!(parts(&after_line), vec![norm_offer.clone()], "{sep:?}");
+        }
+        // An offer with a trailer: its own line (a trailer with a cue of its own, here the
+        // urgency of "сегодня", extends the part to its line).
+        let before = format!("{offer}\nВсем хорошего вечера и мирного неба.");
+        assert_eq!(parts(&before), vec![norm_offer.clone()]);
+        let cue = format!("{offer}\nДоброе утро всем, сегодня солнечно и тепло.");
+        assert_eq!(
+            parts(&cue),
+            vec!["доброе утро всем, сегодня солнечно и тепло.".to_string()]
+        );
         // Sentence starts count in long texts only.
         let after_sentence = format!("Вчера был хороший день. Мы гуляли в парке! {offer}");
         assert!(parts(&after_sentence).is_empty());
         let day = "Вчера был хороший день, мы гуляли в парке и ели мороженое. ".repeat(10);
         let after_sentences = format!("{day}{offer}");
-        assert_eq!(parts(&after_sentences), vec![offer.to_string()]);
+        assert_eq!(parts(&after_sentences), vec![norm_offer.clone()]);
         let quoted = format!("СБУ предупреждает: вам могут написать «{offer}». Не отвечайте.");
         assert!(parts(&quoted).is_empty(), "{:?}", parts(&quoted));
         let many: String = (0..10).map(|i| format!("Строка {i}.\n{offer}\n")).collect();
@@ -1111,7 +1159,7 @@ keywords = ["задержан"]
         assert!(!got.is_empty() && got.len() <= FOCUS_PARTS, "{}", got.len());
         assert!(got
             .iter()
-            .all(|p| p.len() <= FOCUS_BYTES && p.starts_with("Нужно")));
+            .all(|p| p.len() <= FOCUS_BYTES && p.starts_with("нужно")));
         // A hit far from any line or sentence start: the part starts at its word.
         let long = format!("{} {offer}", "слово ".repeat(200));
         assert!(parts(&long).iter().all(|p| !p.starts_with(' ')));
