@@ -101,9 +101,10 @@ impl DetectorBuilder {
 
     /// Whether the model also reads each post's focus parts: the lines (in long posts also the
     /// sentences) where positive rules fire, on their own ([`crate::scoring::focus_parts`]), so
-    /// that an offer behind a preamble or inside a longer channel post is read as it would be
-    /// alone. Default: as the model's calibration was fitted (`focus` in `calibration.json`),
-    /// else off. Costs up to three extra model texts per post that has rule hits after its first line.
+    /// that an offer behind a preamble, before a trailer or inside a longer channel post is read
+    /// as it would be alone. Default: as the model's calibration was fitted (`focus` in
+    /// `calibration.json`), else off. Costs up to three extra model texts per post of several
+    /// lines (or a long one) with rule hits.
     pub fn focus(mut self, focus: bool) -> Self {
         self.focus = Some(focus);
         self
