@@ -192,6 +192,7 @@ pub(crate) fn quoted_ranges(text: &str) -> Vec<(usize, usize)> {
 /// 0.9664 with the lines of the original, 0.9670 with parts that also end at the offer's line
 /// (this rule); dev positives flagged with one benign post in front 85.1 / 93.4 / 93.1 % and
 /// after 84.4 / 82.5 / 92.7 % (plain 95.4 / 94.3 / 94.0 %).
+///
 /// `line_starts`: where the lines of the original begin in `norm`
 /// ([`crate::Normalized::line_starts`]; the normalised text itself has no line breaks).
 pub fn focus_parts(
