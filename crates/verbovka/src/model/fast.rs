@@ -592,13 +592,12 @@ impl Transformer {
                             .map(|j| q.iter().zip(tokens(j)).map(|(a, b)| a * b).sum::<f32>()),
                     );
                     let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    weights
-                        .iter_mut()
-                        .for_each(|w: &mut f32| *w = (*w - max).exp());
+                    weights.iter_mut().for_each(|w| *w = (*w - max).exp());
                     let inv = 1.0 / weights.iter().sum::<f32>();
+                    weights.iter_mut().for_each(|w| *w *= inv);
                     for (j, &w) in weights.iter().enumerate() {
                         for (p, v) in pooled.iter_mut().zip(tokens(j)) {
-                            *p += w * inv * v;
+                            *p += w * v;
                         }
                     }
                 }
